@@ -1,0 +1,84 @@
+package consolidate
+
+import (
+	"context"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// Chain is the Ethereum network as the Service sees it: one sending wallet
+// that signs transfers, a way to broadcast them, and a way to ask where a
+// transaction stands. The chain package implements it on go-ethereum's
+// ethclient for any JSON-RPC endpoint.
+//
+// Implementations return errors and never retry; the Service decides.
+type Chain interface {
+	// Sender is the address of the wallet that signs and pays for
+	// transfers.
+	Sender() common.Address
+	// Nonce returns the next nonce of the sending wallet, counting
+	// transactions in the node's mempool.
+	Nonce(ctx context.Context) (uint64, error)
+	// Quote returns the gas limit and fee caps to sign a transfer of amount
+	// to to now. It may do I/O.
+	Quote(ctx context.Context, to common.Address, amount *big.Int) (Quote, error)
+	// Sign builds and signs a transfer with the given nonce and quote. It
+	// does no I/O.
+	Sign(nonce uint64, to common.Address, amount *big.Int, q Quote) (SignedTx, error)
+	// Broadcast sends a signed transaction. Sending bytes the node already
+	// knows is success. An error wrapping ErrRejected means these bytes can
+	// never be included; any other error may be transient.
+	Broadcast(ctx context.Context, raw []byte) error
+	// Status reports where the transaction with hash stands.
+	Status(ctx context.Context, hash common.Hash) (ChainStatus, error)
+}
+
+// Quote holds the EIP-1559 gas parameters of one signed transfer.
+type Quote struct {
+	GasLimit  uint64
+	GasTipCap *big.Int
+	GasFeeCap *big.Int
+}
+
+// TxState is where a transaction stands on the chain.
+type TxState int
+
+// Transaction states as seen by the node.
+const (
+	// TxUnknown: no receipt and not in the node's mempool: dropped, or
+	// never sent.
+	TxUnknown TxState = iota
+	// TxPending: in the node's mempool, not mined.
+	TxPending
+	// TxMined: in a canonical block that is not final yet.
+	TxMined
+	// TxFinal: in a canonical block that is final (at or below the node's
+	// finalized block, or deep enough).
+	TxFinal
+)
+
+func (s TxState) String() string {
+	switch s {
+	case TxUnknown:
+		return "unknown"
+	case TxPending:
+		return "pending"
+	case TxMined:
+		return "mined"
+	case TxFinal:
+		return "final"
+	}
+	return "invalid"
+}
+
+// ChainStatus is what the chain says of one transaction.
+type ChainStatus struct {
+	State TxState
+	// The fields below are set when State is TxMined or TxFinal.
+	Success       bool   // receipt status 1
+	BlockNumber   uint64 // block that holds it
+	BlockHash     common.Hash
+	Fee           *big.Int // gasUsed × effectiveGasPrice
+	Confirmations uint64   // head − BlockNumber + 1
+}

@@ -1,0 +1,42 @@
+package consolidate
+
+import "errors"
+
+// Sentinel errors. Every error returned by the Service wraps one of these
+// (or a context error), so callers match them with errors.Is.
+var (
+	// ErrNotFound: the account or transaction does not exist.
+	ErrNotFound = errors.New("consolidate: not found")
+	// ErrInvalidAddress: the recipient is malformed or the zero address.
+	ErrInvalidAddress = errors.New("consolidate: invalid address")
+	// ErrInvalidAmount: the amount is not in (0, 2^256).
+	ErrInvalidAmount = errors.New("consolidate: invalid amount")
+	// ErrSelfTransfer: the recipient is the sending wallet itself.
+	ErrSelfTransfer = errors.New("consolidate: transfer to the sending wallet")
+	// ErrInvalidReference: an idempotency key or credit reference is empty
+	// where one is required, too long, or not printable.
+	ErrInvalidReference = errors.New("consolidate: invalid reference")
+	// ErrInsufficientFunds: the account's available balance does not cover
+	// the amount plus the fee.
+	ErrInsufficientFunds = errors.New("consolidate: insufficient funds")
+	// ErrAccountLocked: another operation holds the account's lock. HTTP
+	// services usually answer 409 Conflict; retrying later is safe.
+	ErrAccountLocked = errors.New("consolidate: account is locked by another operation, try again later")
+	// ErrIdempotencyConflict: the idempotency key (or credit reference) was
+	// used before with a different request.
+	ErrIdempotencyConflict = errors.New("consolidate: idempotency key reused with a different request")
+	// ErrNotPending: the transaction is already final; a settlement was not
+	// applied a second time.
+	ErrNotPending = errors.New("consolidate: transaction is not pending")
+	// ErrLockUnavailable: the lock backend could not be reached, so the
+	// account could not be locked. Submit fails closed.
+	ErrLockUnavailable = errors.New("consolidate: lock backend unavailable")
+	// ErrLeaseLost: a lock or queue lease was no longer held by the caller
+	// (it expired or was taken by someone else).
+	ErrLeaseLost = errors.New("consolidate: lease lost")
+	// ErrRejected: the chain refused the signed transaction for good (it
+	// can never be included as signed). Returned by Chain.Broadcast.
+	ErrRejected = errors.New("consolidate: transaction rejected by the chain")
+	// ErrClosed: the Service or backend has been closed.
+	ErrClosed = errors.New("consolidate: closed")
+)

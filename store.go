@@ -1,0 +1,103 @@
+package consolidate
+
+import (
+	"context"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// Store is the durable ledger: accounts, transactions, per-sender nonces,
+// idempotency keys and the event outbox. It is the single source of truth;
+// every balance change happens inside one store transaction together with
+// the status change that causes it.
+//
+// Implementations must be safe for concurrent use by several goroutines and
+// several processes sharing the same database. They return errors and never
+// retry; errors wrap the package's sentinels (ErrNotFound,
+// ErrInsufficientFunds, ErrIdempotencyConflict, ErrNotPending) where one
+// applies. The conformance suite in store/storetest checks all of this.
+type Store interface {
+	// CreateAccount creates an empty account.
+	CreateAccount(ctx context.Context) (Account, error)
+	// Account returns one account, or ErrNotFound.
+	Account(ctx context.Context, id int64) (Account, error)
+	// Credit adds amount (> 0) to both balances of the account, once per
+	// reference: a repeated reference with the same amount returns the
+	// account unchanged, with a different amount ErrIdempotencyConflict.
+	Credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (Account, error)
+
+	// Submit records a new PENDING transaction in one durable store
+	// transaction: it checks the idempotency key, checks that the available
+	// balance covers Amount+FeeTotal, allocates the next nonce of p.From,
+	// calls sign with it, stores the signed bytes and hash, moves
+	// Amount+FeeTotal out of the available balance, and writes an
+	// EventSubmitted outbox row. The data is on disk when Submit returns.
+	//
+	// If p.IdempotencyKey was used before on the account with the same
+	// RequestHash, Submit returns the original transaction with created
+	// false (or the original ErrInsufficientFunds); with a different
+	// RequestHash it returns ErrIdempotencyConflict. If sign fails, nothing
+	// is written and its error is returned.
+	Submit(ctx context.Context, p SubmitParams, sign SignFunc) (tx Transaction, created bool, err error)
+	// Transaction returns one transaction, or ErrNotFound.
+	Transaction(ctx context.Context, id int64) (Transaction, error)
+	// Transactions lists an account's transactions newest first, those with
+	// ID < before when before > 0, at most limit of them.
+	Transactions(ctx context.Context, accountID int64, before int64, limit int) ([]Transaction, error)
+
+	// Settle applies a final outcome to a PENDING transaction with its
+	// balance effect and an outbox event, all in one store transaction. If
+	// the transaction is already final it changes nothing and returns the
+	// stored row with an error wrapping ErrNotPending.
+	Settle(ctx context.Context, id int64, s Settlement) (Transaction, error)
+	// Reschedule records that a PENDING transaction was checked and is not
+	// final yet: Checks becomes checks and NextCheckAt next. It does not
+	// change Version. A non-pending transaction is left alone
+	// (ErrNotPending).
+	Reschedule(ctx context.Context, id int64, checks int, next time.Time) error
+	// Park clears NextCheckAt of a PENDING transaction, so the sweeper no
+	// longer picks it up, and writes an EventDeadLettered outbox row.
+	Park(ctx context.Context, id int64) error
+	// Due returns the IDs of PENDING transactions whose NextCheckAt is at or
+	// before t, oldest first, at most limit.
+	Due(ctx context.Context, t time.Time, limit int) ([]int64, error)
+
+	// SyncNonce raises the next nonce the store hands out for sender to at
+	// least next. It never lowers it.
+	SyncNonce(ctx context.Context, sender common.Address, next uint64) error
+
+	// Events returns up to limit outbox events not yet marked sent, oldest
+	// first.
+	Events(ctx context.Context, limit int) ([]Event, error)
+	// MarkSent marks outbox events as published.
+	MarkSent(ctx context.Context, ids []int64) error
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// SubmitParams is a validated transfer request as handed to Store.Submit.
+type SubmitParams struct {
+	AccountID      int64
+	From           common.Address
+	To             common.Address
+	Amount         *big.Int
+	FeeTotal       *big.Int
+	IdempotencyKey string   // empty for none
+	RequestHash    [32]byte // fingerprint of the request, compared on key reuse
+	NextCheckAt    time.Time
+	Now            time.Time
+}
+
+// SignedTx is a signed Ethereum transaction: the exact bytes to broadcast
+// and their hash.
+type SignedTx struct {
+	Hash common.Hash
+	Raw  []byte
+}
+
+// SignFunc signs the transfer being submitted with the nonce the store
+// allocated. It is pure computation: no I/O.
+type SignFunc func(nonce uint64) (SignedTx, error)
