@@ -1,0 +1,200 @@
+package consolidate
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+)
+
+// Config tunes a Service. The zero value is valid: every field documents
+// what it defaults to.
+type Config struct {
+	// Locker guards each account against concurrent submits.
+	// Defaults to an in-process MemoryLocker.
+	Locker Locker
+	// LockTTL is how long an account lock lives if its holder dies.
+	// Defaults to 30 s.
+	LockTTL time.Duration
+	// LockFailOpen lets Submit go on without the account lock when the lock
+	// backend is unreachable. The store still guards balances and nonces,
+	// so this trades the 409-on-concurrent-submit behaviour for
+	// availability. Defaults to false: Submit fails with ErrLockUnavailable.
+	LockFailOpen bool
+
+	// Cache fronts Get. Defaults to none: Get reads the store, which is
+	// right for several processes without a shared cache.
+	Cache Cache
+	// CacheTTL is how long a cached transaction lives. Defaults to 60 s.
+	CacheTTL time.Duration
+	// NegativeCacheTTL is how long "no such transaction" is cached.
+	// Defaults to 30 s.
+	NegativeCacheTTL time.Duration
+	// CacheJitter spreads cache expiry by up to this fraction of the TTL
+	// either way, so entries filled together do not expire together.
+	// Defaults to 0.1; negative disables jitter.
+	CacheJitter float64
+
+	// Queue holds reconcile tasks (and published events).
+	// Defaults to an in-process MemoryQueue.
+	Queue Queue
+	// QueueName is the queue of reconcile tasks. Defaults to "reconcile".
+	QueueName string
+	// Backoff schedules the checks of a transaction that is not final yet.
+	// Defaults to the fields' defaults.
+	Backoff Backoff
+	// Workers is how many reconcile tasks Run works on at once.
+	// Defaults to 4.
+	Workers int
+	// Lease is how long a claimed task stays invisible to other workers.
+	// A worker that dies has its task delivered again after it. Defaults
+	// to 1 min.
+	Lease time.Duration
+	// PollInterval is how long an idle worker waits before asking the
+	// queue again. Defaults to 100 ms.
+	PollInterval time.Duration
+	// TaskTimeout bounds one reconcile, including on shutdown, where
+	// running tasks are allowed to finish. Defaults to 30 s.
+	TaskTimeout time.Duration
+	// SweepInterval is how often Run looks for PENDING transactions whose
+	// check is overdue (their task was lost) and enqueues them again. Run
+	// also sweeps once at start. Defaults to 1 min.
+	SweepInterval time.Duration
+	// SweepGrace is how overdue a check must be before the sweeper steps
+	// in. Defaults to Lease + PollInterval.
+	SweepGrace time.Duration
+
+	// EventQueues are the queues every lifecycle event is published to, in
+	// one atomic enqueue. Defaults to none: events stay in the store's
+	// outbox.
+	EventQueues []string
+	// RelayInterval is how often Run publishes outbox events.
+	// Defaults to 1 s.
+	RelayInterval time.Duration
+
+	// Fee is what the account is charged per transfer, on top of the
+	// amount, whatever the chain takes. Defaults to 50 000 000 000 000 wei
+	// (0.00005 ETH); a zero value (not nil) charges nothing.
+	Fee *big.Int
+
+	// Logger receives what the background work cannot return.
+	// Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Backoff is the schedule of reconcile checks: after the n-th check (from
+// 0) that finds a transaction not final, the next comes
+// min(Base·2^n, Max) later. After Checks checks the task goes to the dead
+// letters and the transaction stays PENDING for an operator.
+type Backoff struct {
+	// Base is the first delay. Defaults to 100 s.
+	Base time.Duration
+	// Max caps the delay. Defaults to 1600 s.
+	Max time.Duration
+	// Checks is the check budget. Defaults to 32.
+	Checks int
+	// Jitter spreads each delay by up to this fraction either way.
+	// Defaults to 0.
+	Jitter float64
+}
+
+// DefaultFee is the fee charged per transfer when Config.Fee is nil.
+var DefaultFee = big.NewInt(50_000_000_000_000)
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c *Config) withDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	if out.Locker == nil {
+		out.Locker = NewMemoryLocker()
+	}
+	setDefault(&out.LockTTL, 30*time.Second)
+	setDefault(&out.CacheTTL, 60*time.Second)
+	setDefault(&out.NegativeCacheTTL, 30*time.Second)
+	if out.CacheJitter == 0 {
+		out.CacheJitter = 0.1
+	}
+	if out.Queue == nil {
+		out.Queue = NewMemoryQueue()
+	}
+	if out.QueueName == "" {
+		out.QueueName = "reconcile"
+	}
+	setDefault(&out.Backoff.Base, 100*time.Second)
+	setDefault(&out.Backoff.Max, 1600*time.Second)
+	setDefault(&out.Backoff.Checks, 32)
+	setDefault(&out.Workers, 4)
+	setDefault(&out.Lease, time.Minute)
+	setDefault(&out.PollInterval, 100*time.Millisecond)
+	setDefault(&out.TaskTimeout, 30*time.Second)
+	setDefault(&out.SweepInterval, time.Minute)
+	setDefault(&out.SweepGrace, out.Lease+out.PollInterval)
+	setDefault(&out.RelayInterval, time.Second)
+	if out.Fee == nil {
+		out.Fee = DefaultFee
+	}
+	out.Fee = new(big.Int).Set(out.Fee)
+	out.EventQueues = append([]string(nil), out.EventQueues...)
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	return out
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// validate reports settings that cannot work.
+func (c *Config) validate() error {
+	var errs []error
+	for name, d := range map[string]time.Duration{
+		"LockTTL": c.LockTTL, "CacheTTL": c.CacheTTL, "NegativeCacheTTL": c.NegativeCacheTTL,
+		"Backoff.Base": c.Backoff.Base, "Backoff.Max": c.Backoff.Max, "Lease": c.Lease,
+		"PollInterval": c.PollInterval, "TaskTimeout": c.TaskTimeout,
+		"SweepInterval": c.SweepInterval, "SweepGrace": c.SweepGrace, "RelayInterval": c.RelayInterval,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s is negative (%v)", name, d))
+		}
+	}
+	if c.Backoff.Max < c.Backoff.Base {
+		errs = append(errs, fmt.Errorf("Backoff.Max %v is below Backoff.Base %v", c.Backoff.Max, c.Backoff.Base))
+	}
+	if c.Backoff.Checks < 0 || c.Workers < 0 {
+		errs = append(errs, errors.New("Backoff.Checks and Workers must not be negative"))
+	}
+	if c.CacheJitter >= 1 || c.Backoff.Jitter < 0 || c.Backoff.Jitter >= 1 {
+		errs = append(errs, errors.New("CacheJitter and Backoff.Jitter must be below 1"))
+	}
+	if c.Fee.Sign() < 0 || c.Fee.Cmp(maxUint256) > 0 {
+		errs = append(errs, fmt.Errorf("Fee %s is not in [0, 2^256)", c.Fee))
+	}
+	if err := validateName(c.QueueName, maxQueueNameLen); err != nil {
+		errs = append(errs, fmt.Errorf("QueueName: %v", err))
+	}
+	for _, q := range c.EventQueues {
+		if err := validateName(q, maxQueueNameLen); err != nil {
+			errs = append(errs, fmt.Errorf("EventQueues %q: %v", q, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("consolidate: invalid config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Delay returns how long to wait after the n-th (from 0) check that found
+// the transaction not final, before jitter.
+func (b Backoff) Delay(n int) time.Duration {
+	d := b.Base
+	for i := 0; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	return min(d, b.Max)
+}

@@ -1,0 +1,337 @@
+package consolidate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"golang.org/x/sync/singleflight"
+)
+
+// Service submits transfers, holds funds while they are unconfirmed and
+// reconciles them to a final status. It is safe for concurrent use, and any
+// number of Services in any number of processes may share one Store, Chain
+// wallet, Locker, Cache and Queue.
+type Service struct {
+	store  Store
+	chain  Chain
+	cfg    Config
+	log    *slog.Logger
+	sender common.Address
+	reads  singleflight.Group
+
+	nonceMu     sync.Mutex
+	nonceSynced bool
+}
+
+// New returns a Service over store and chain. A nil cfg means defaults.
+func New(store Store, chain Chain, cfg *Config) (*Service, error) {
+	if store == nil || chain == nil {
+		return nil, errors.New("consolidate: New needs a Store and a Chain")
+	}
+	c := cfg.withDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &Service{store: store, chain: chain, cfg: c, log: c.Logger, sender: chain.Sender()}, nil
+}
+
+// SubmitRequest asks to send Amount wei from the service's wallet to To, paid
+// for by the account AccountID.
+type SubmitRequest struct {
+	AccountID int64
+	To        common.Address
+	Amount    *big.Int
+	// IdempotencyKey, if set, makes the request safe to repeat: the same
+	// key with the same request returns the original transaction (or the
+	// original rejection); with a different request ErrIdempotencyConflict.
+	// Keys are per account, 1 to 255 printable ASCII characters.
+	IdempotencyKey string
+}
+
+// CreateAccount creates an account with zero balances.
+func (s *Service) CreateAccount(ctx context.Context) (Account, error) {
+	if err := ctx.Err(); err != nil {
+		return Account{}, err
+	}
+	return s.store.CreateAccount(ctx)
+}
+
+// Account returns an account's balances.
+func (s *Service) Account(ctx context.Context, id int64) (Account, error) {
+	if err := ctx.Err(); err != nil {
+		return Account{}, err
+	}
+	if id <= 0 {
+		return Account{}, fmt.Errorf("%w: account %d", ErrNotFound, id)
+	}
+	return s.store.Account(ctx, id)
+}
+
+// Credit adds a deposit of amount wei to an account, once per reference:
+// repeating a credit with the same reference and amount changes nothing;
+// with another amount it fails with ErrIdempotencyConflict.
+func (s *Service) Credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (Account, error) {
+	if err := ctx.Err(); err != nil {
+		return Account{}, err
+	}
+	if accountID <= 0 {
+		return Account{}, fmt.Errorf("%w: account %d", ErrNotFound, accountID)
+	}
+	if err := checkAmount(amount); err != nil {
+		return Account{}, err
+	}
+	if err := checkReference("credit reference", reference); err != nil {
+		return Account{}, err
+	}
+	return s.store.Credit(ctx, accountID, amount, reference)
+}
+
+// Submit holds Amount plus the fee on the account, signs the transfer with
+// the next nonce of the sending wallet, stores it durably, and only then
+// broadcasts it and enqueues its reconcile task. The returned transaction
+// is PENDING.
+//
+// Submit fails without changing anything on bad input (ErrInvalidAddress,
+// ErrInvalidAmount, ErrSelfTransfer, ErrInvalidReference, ErrNotFound),
+// ErrInsufficientFunds, ErrIdempotencyConflict, ErrAccountLocked when
+// another submit for the account is under way, or ErrLockUnavailable.
+// A failed broadcast does not fail Submit: the transaction is stored and
+// reconciling sends it again.
+func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, error) {
+	if err := s.checkSubmit(ctx, req); err != nil {
+		return Transaction{}, err
+	}
+	if err := s.syncNonce(ctx); err != nil {
+		return Transaction{}, err
+	}
+	quote, err := s.chain.Quote(ctx, req.To, req.Amount)
+	if err != nil {
+		return Transaction{}, fmt.Errorf("consolidate: quote fees: %w", err)
+	}
+	unlock, err := s.lockAccount(ctx, req.AccountID)
+	if err != nil {
+		return Transaction{}, err
+	}
+	now := time.Now()
+	p := SubmitParams{
+		AccountID:      req.AccountID,
+		From:           s.sender,
+		To:             req.To,
+		Amount:         new(big.Int).Set(req.Amount),
+		FeeTotal:       new(big.Int).Set(s.cfg.Fee),
+		IdempotencyKey: req.IdempotencyKey,
+		RequestHash:    requestHash(req),
+		NextCheckAt:    now,
+		Now:            now,
+	}
+	tx, created, err := s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {
+		return s.chain.Sign(nonce, req.To, req.Amount, quote)
+	})
+	// The lock only guards the submit itself; what follows touches no
+	// balance and may run concurrently with the account's next submit.
+	unlock()
+	if err != nil {
+		return Transaction{}, err
+	}
+	if created {
+		s.broadcast(ctx, tx)
+	}
+	s.fill(ctx, tx)
+	// A replayed key re-enqueues too: the first attempt may have died
+	// between commit and enqueue. Enqueueing a live task is a no-op.
+	if err := s.enqueueReconcile(ctx, 0, tx.ID); err != nil {
+		// Not fatal: the transaction is stored, and the sweeper enqueues
+		// every overdue PENDING row.
+		s.log.WarnContext(ctx, "consolidate: enqueue reconcile task", "tx", tx.ID, "err", err)
+	}
+	return tx, nil
+}
+
+func (s *Service) checkSubmit(ctx context.Context, req SubmitRequest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if req.AccountID <= 0 {
+		return fmt.Errorf("%w: account %d", ErrNotFound, req.AccountID)
+	}
+	if req.To == (common.Address{}) {
+		return fmt.Errorf("%w: the zero address", ErrInvalidAddress)
+	}
+	if req.To == s.sender {
+		return ErrSelfTransfer
+	}
+	if err := checkAmount(req.Amount); err != nil {
+		return err
+	}
+	if new(big.Int).Add(req.Amount, s.cfg.Fee).Cmp(maxUint256) > 0 {
+		return fmt.Errorf("%w: amount plus fee exceeds 2^256-1", ErrInvalidAmount)
+	}
+	if req.IdempotencyKey != "" {
+		if err := checkReference("idempotency key", req.IdempotencyKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// requestHash fingerprints what an idempotency key promises to repeat.
+func requestHash(req SubmitRequest) [32]byte {
+	h := sha256.New()
+	var id [8]byte
+	binary.BigEndian.PutUint64(id[:], uint64(req.AccountID))
+	h.Write([]byte("consolidate.submit.v1"))
+	h.Write(id[:])
+	h.Write(req.To.Bytes())
+	h.Write(req.Amount.FillBytes(make([]byte, 32)))
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// lockAccount takes the account's lock and returns its release.
+func (s *Service) lockAccount(ctx context.Context, accountID int64) (func(), error) {
+	lease, err := s.cfg.Locker.Lock(ctx, "account:"+strconv.FormatInt(accountID, 10), s.cfg.LockTTL)
+	switch {
+	case err == nil:
+		return func() {
+			// A lost lease only means the TTL ran out first; the store
+			// already guarded the money.
+			if err := lease.Unlock(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, ErrLeaseLost) {
+				s.log.WarnContext(ctx, "consolidate: unlock account", "account", accountID, "err", err)
+			}
+		}, nil
+	case errors.Is(err, ErrAccountLocked):
+		return nil, err
+	case s.cfg.LockFailOpen && ctx.Err() == nil:
+		s.log.WarnContext(ctx, "consolidate: lock unavailable, submitting without it", "account", accountID, "err", err)
+		return func() {}, nil
+	case errors.Is(err, ErrLockUnavailable) || ctx.Err() != nil:
+		return nil, err
+	default:
+		return nil, fmt.Errorf("%w: %w", ErrLockUnavailable, err)
+	}
+}
+
+// syncNonce raises the store's nonce for the wallet to the chain's, once per
+// Service, so that transfers sent from the wallet by other means before
+// this Service started do not collide with ours.
+func (s *Service) syncNonce(ctx context.Context) error {
+	s.nonceMu.Lock()
+	defer s.nonceMu.Unlock()
+	if s.nonceSynced {
+		return nil
+	}
+	n, err := s.chain.Nonce(ctx)
+	if err != nil {
+		return fmt.Errorf("consolidate: read wallet nonce: %w", err)
+	}
+	if err := s.store.SyncNonce(ctx, s.sender, n); err != nil {
+		return err
+	}
+	s.nonceSynced = true
+	return nil
+}
+
+// broadcast sends tx's stored bytes. Failure is logged, not returned:
+// reconciling finds the transaction unknown to the node and sends it again.
+func (s *Service) broadcast(ctx context.Context, tx Transaction) {
+	if err := s.chain.Broadcast(ctx, tx.Raw); err != nil {
+		s.log.WarnContext(ctx, "consolidate: broadcast", "tx", tx.ID, "hash", tx.Hash, "err", err)
+	}
+}
+
+// Get returns a transaction, from the cache when one is configured.
+func (s *Service) Get(ctx context.Context, id int64) (Transaction, error) {
+	if err := ctx.Err(); err != nil {
+		return Transaction{}, err
+	}
+	if id <= 0 {
+		return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
+	}
+	if s.cfg.Cache == nil {
+		return s.store.Transaction(ctx, id)
+	}
+	key := cacheKey(id)
+	if e, ok, err := s.cfg.Cache.Get(ctx, key); err != nil {
+		s.log.WarnContext(ctx, "consolidate: cache get", "key", key, "err", err)
+	} else if ok {
+		if e.Negative {
+			return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
+		}
+		tx, err := decodeTransaction(e.Value)
+		if err == nil && tx.ID == id {
+			return tx, nil
+		}
+		s.log.WarnContext(ctx, "consolidate: cache entry unreadable", "key", key, "err", err)
+	}
+	// One store read per key per process however many Gets miss at once.
+	v, err, _ := s.reads.Do(key, func() (any, error) {
+		rctx := context.WithoutCancel(ctx)
+		tx, err := s.store.Transaction(rctx, id)
+		if errors.Is(err, ErrNotFound) {
+			s.fillEntry(rctx, key, CacheEntry{Negative: true}, s.cfg.NegativeCacheTTL)
+		} else if err == nil {
+			s.fill(rctx, tx)
+		}
+		return tx, err
+	})
+	if err != nil {
+		return Transaction{}, err
+	}
+	return v.(Transaction), nil
+}
+
+// Transactions lists an account's transactions newest first: at most limit
+// (1 to 1000) of those with an ID below before, or the newest if before is 0.
+func (s *Service) Transactions(ctx context.Context, accountID, before int64, limit int) ([]Transaction, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if accountID <= 0 {
+		return nil, fmt.Errorf("%w: account %d", ErrNotFound, accountID)
+	}
+	if limit <= 0 || limit > 1000 || before < 0 {
+		return nil, fmt.Errorf("%w: limit must be 1 to 1000 and before not negative", ErrInvalidReference)
+	}
+	if _, err := s.store.Account(ctx, accountID); err != nil {
+		return nil, err
+	}
+	return s.store.Transactions(ctx, accountID, before, limit)
+}
+
+func cacheKey(id int64) string { return "tx:" + strconv.FormatInt(id, 10) }
+
+// fill caches tx at its version. An older copy never replaces a newer one.
+func (s *Service) fill(ctx context.Context, tx Transaction) {
+	if s.cfg.Cache == nil {
+		return
+	}
+	b, err := encodeTransaction(tx)
+	if err != nil {
+		s.log.ErrorContext(ctx, "consolidate: encode transaction for cache", "tx", tx.ID, "err", err)
+		return
+	}
+	s.fillEntry(ctx, cacheKey(tx.ID), CacheEntry{Version: tx.Version, Value: b}, s.cfg.CacheTTL)
+}
+
+func (s *Service) fillEntry(ctx context.Context, key string, e CacheEntry, ttl time.Duration) {
+	if _, err := s.cfg.Cache.Fill(ctx, key, e, jitter(ttl, s.cfg.CacheJitter)); err != nil {
+		s.log.WarnContext(ctx, "consolidate: cache fill", "key", key, "err", err)
+		if !e.Negative {
+			// A copy older than the store must not outlive a failed
+			// refresh; without an entry, Get reads the store.
+			if err := s.cfg.Cache.Delete(ctx, key); err != nil {
+				s.log.WarnContext(ctx, "consolidate: cache delete", "key", key, "err", err)
+			}
+		}
+	}
+}
