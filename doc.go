@@ -1,0 +1,64 @@
+// Package consolidate moves money on Ethereum for the users of a service:
+// it submits transfers from the service's wallet, holds each user's funds
+// while a transfer is unconfirmed, reconciles it in the background until it
+// is final, and answers "where is my transfer?" fast.
+//
+// # Shape
+//
+// Users see one concrete type, Service, built by New from a Store (the
+// durable ledger; store/sqlite is the default), a Chain (the wallet and the
+// node; package chain implements it on go-ethereum's ethclient) and an
+// optional Config. Locker, Cache and Queue are small interfaces with
+// in-process defaults in this package and Redis-protocol implementations
+// (Redis, Redis Cluster, Dragonfly) beside them.
+//
+//	svc, err := consolidate.New(store, chain, nil)
+//	tx, err := svc.Submit(ctx, consolidate.SubmitRequest{AccountID: 1, To: to, Amount: amount})
+//	go svc.Run(ctx) // reconcile until final
+//	tx, err = svc.Get(ctx, tx.ID)
+//
+// # Money
+//
+// Amounts are wei as *big.Int over the full uint256 range, never floats.
+// An account has an available balance (what it may spend now) and a current
+// balance (what has settled). Always 0 ≤ available ≤ current, and current −
+// available is the sum of amount + fee over the account's PENDING
+// transactions.
+//
+//   - Submit: available −= amount + fee, if available covers it.
+//   - Mined with status 1 and final: current −= amount + fee → SUCCESSFUL.
+//   - Mined with status 0 (reverted) and final: the amount comes back to
+//     available, the fee is charged: current −= fee → FAILED.
+//   - Provably never landing: available += amount + fee → FAILED.
+//
+// Each of these happens once per transaction, in one store transaction with
+// the status change, guarded by the status being PENDING.
+//
+// # Never lose, never send twice
+//
+// Submit allocates the wallet's next nonce, signs the transfer and stores
+// the signed bytes in the same durable store transaction that holds the
+// funds, and only then broadcasts. Broadcasting the stored bytes again is
+// always safe: they have the same hash. The reconcile task is enqueued after
+// commit; if the process dies in between, the sweeper finds the PENDING row
+// overdue and enqueues it again. Reconcile is idempotent, so duplicate
+// deliveries are harmless.
+//
+// The account lock only makes a concurrent second submit fail fast with
+// ErrAccountLocked. Correctness never depends on it: the store checks
+// balances and allocates nonces on its own.
+//
+// # Reconciling
+//
+// Run claims reconcile tasks. A transaction that is not final yet is checked
+// again after min(Base·2^n, Max) (100 s doubling to 1600 s by default). After
+// Backoff.Checks checks (32 by default) its task goes to the dead letters and
+// an event is written, but the transaction stays PENDING: running out of
+// patience is no proof that a transfer failed. Requeue puts it back to work.
+//
+// # Errors
+//
+// Every error wraps one of the package's sentinel errors (or a context
+// error) and is matched with errors.Is. Bad input is rejected before
+// anything changes.
+package consolidate
