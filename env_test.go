@@ -1,0 +1,243 @@
+package consolidate_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/chain"
+	"github.com/go-consolidate/consolidate/chain/chaintest"
+	"github.com/go-consolidate/consolidate/store/sqlite"
+	"github.com/go-consolidate/consolidate/store/storetest"
+)
+
+// env is a Service on a SQLite file and go-ethereum's in-process chain.
+type env struct {
+	t     *testing.T
+	sim   *chaintest.Chain
+	chain consolidate.Chain
+	store *sqlite.Store
+	queue consolidate.Queue
+	svc   *consolidate.Service
+	cfg   consolidate.Config
+}
+
+type envOptions struct {
+	cfg       consolidate.Config
+	wrapChain func(consolidate.Chain) consolidate.Chain
+	wrapQueue func(consolidate.Queue) consolidate.Queue
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newEnv(t *testing.T, o *envOptions) *env {
+	t.Helper()
+	if o == nil {
+		o = &envOptions{}
+	}
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "ledger.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	sim := chaintest.NewT(t, nil)
+	real, err := sim.NewChain(&chain.Options{Confirmations: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ch consolidate.Chain = real
+	if o.wrapChain != nil {
+		ch = o.wrapChain(ch)
+	}
+	cfg := o.cfg
+	if cfg.Queue == nil {
+		cfg.Queue = consolidate.NewMemoryQueue()
+	}
+	if o.wrapQueue != nil {
+		cfg.Queue = o.wrapQueue(cfg.Queue)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 5 * time.Millisecond
+	}
+	if cfg.Backoff.Base == 0 {
+		cfg.Backoff = consolidate.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Checks: 1000}
+	}
+	svc, err := consolidate.New(store, ch, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, sim: sim, chain: ch, store: store, queue: cfg.Queue, svc: svc, cfg: cfg}
+}
+
+// funded creates an account credited with wei.
+func (e *env) funded(wei *big.Int) consolidate.Account {
+	e.t.Helper()
+	a, err := e.svc.CreateAccount(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.Credit(e.t.Context(), a.ID, wei, "initial"); err != nil {
+		e.t.Fatal(err)
+	}
+	a, err = e.svc.Account(e.t.Context(), a.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+func (e *env) submit(accountID int64, to common.Address, amount *big.Int) consolidate.Transaction {
+	e.t.Helper()
+	tx, err := e.svc.Submit(e.t.Context(), consolidate.SubmitRequest{AccountID: accountID, To: to, Amount: amount})
+	if err != nil {
+		e.t.Fatalf("Submit: %v", err)
+	}
+	return tx
+}
+
+// reconcile runs one check. Errors are transient by contract (the worker
+// retries them), so it retries too, briefly.
+func (e *env) reconcile(id int64) consolidate.Transaction {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tx, err := e.svc.Reconcile(e.t.Context(), id)
+		if err == nil {
+			return tx
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("Reconcile(%d): %v", id, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *env) balances(id int64, available, current *big.Int) {
+	e.t.Helper()
+	a, err := e.svc.Account(e.t.Context(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if a.Available.Cmp(available) != 0 || a.Current.Cmp(current) != 0 {
+		e.t.Fatalf("account %d: available %s current %s, want %s and %s", id, a.Available, a.Current, available, current)
+	}
+}
+
+func (e *env) invariants(ids ...int64) {
+	e.t.Helper()
+	storetest.CheckInvariants(e.t, e.store, ids...)
+}
+
+// runWorker runs the Service's background loop until the test ends.
+func (e *env) runWorker() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.svc.Run(ctx)
+	}()
+	e.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// waitFinal polls Get until the transaction is final.
+func (e *env) waitFinal(id int64, timeout time.Duration) consolidate.Transaction {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		tx, err := e.svc.Get(e.t.Context(), id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if tx.Status.Final() {
+			return tx
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("transaction %d still %s after %v", id, tx.Status, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// status asks the chain about hash, waiting out the node's transaction
+// indexer, which lags a freshly mined block for a moment.
+func (e *env) status(hash common.Hash) (consolidate.ChainStatus, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := e.chain.Status(e.t.Context(), hash)
+		if err == nil || time.Now().After(deadline) {
+			return st, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func wei(n int64) *big.Int { return big.NewInt(n) }
+
+func sum(xs ...*big.Int) *big.Int {
+	s := new(big.Int)
+	for _, x := range xs {
+		s.Add(s, x)
+	}
+	return s
+}
+
+func sub(x, y *big.Int) *big.Int { return new(big.Int).Sub(x, y) }
+
+var (
+	alice = common.HexToAddress("0x1111111111111111111111111111111111111111")
+	bob   = common.HexToAddress("0x2222222222222222222222222222222222222222")
+	fee   = consolidate.DefaultFee
+)
+
+// flakyChain drops the first n broadcasts on the floor, as a crash right
+// after commit or a node that loses its mempool would.
+type flakyChain struct {
+	consolidate.Chain
+	drop atomic.Int64
+}
+
+func (f *flakyChain) Broadcast(ctx context.Context, raw []byte) error {
+	if f.drop.Add(-1) >= 0 {
+		return errors.New("connection reset by peer")
+	}
+	return f.Chain.Broadcast(ctx, raw)
+}
+
+// lossyQueue silently loses enqueued reconcile tasks while drop is set, as a
+// crash between commit and enqueue would.
+type lossyQueue struct {
+	consolidate.Queue
+	mu   sync.Mutex
+	drop bool
+}
+
+func (q *lossyQueue) Enqueue(ctx context.Context, msgs ...consolidate.Message) error {
+	q.mu.Lock()
+	drop := q.drop
+	q.mu.Unlock()
+	if drop {
+		return nil
+	}
+	return q.Queue.Enqueue(ctx, msgs...)
+}
+
+func (q *lossyQueue) setDrop(v bool) {
+	q.mu.Lock()
+	q.drop = v
+	q.mu.Unlock()
+}
