@@ -79,7 +79,7 @@ func TestRevertedTransferRefundsAmountChargesFee(t *testing.T) {
 func TestAmountsAbove64Bits(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	credit := new(big.Int).Lsh(big.NewInt(1), 70)                                // ~1180 ETH
+	credit := new(big.Int).Lsh(big.NewInt(1), 70)                               // ~1180 ETH
 	amount := new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 64), wei(12345)) // 2^64 + 12345
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, bob, amount)
