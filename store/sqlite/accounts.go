@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+// queryer is what reads need from *sql.DB and *sql.Tx alike.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const (
+	sqlInsertAccount = `INSERT INTO accounts (available, current, created_at, updated_at) VALUES (?, ?, ?, ?)`
+	sqlSelectAccount = `SELECT id, available, current, created_at, updated_at FROM accounts WHERE id = ?`
+	sqlUpdateBalance = `UPDATE accounts SET available = ?, current = ?, updated_at = ? WHERE id = ?`
+	sqlSelectCredit  = `SELECT amount FROM credits WHERE account_id = ? AND reference = ?`
+	sqlInsertCredit  = `INSERT INTO credits (account_id, reference, amount, created_at) VALUES (?, ?, ?, ?)`
+)
+
+// CreateAccount creates an account with zero balances.
+func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) {
+	now := time.Now()
+	zero := make([]byte, amountSize)
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, sqlInsertAccount, zero, zero, unixNano(now), unixNano(now))
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: create account: %w", err)
+	}
+	return consolidate.Account{
+		ID:        id,
+		Available: new(big.Int),
+		Current:   new(big.Int),
+		CreatedAt: fromUnixNano(unixNano(now)),
+		UpdatedAt: fromUnixNano(unixNano(now)),
+	}, nil
+}
+
+// Account returns one account, or ErrNotFound.
+func (s *Store) Account(ctx context.Context, id int64) (consolidate.Account, error) {
+	if err := s.ready(ctx); err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: account: %w", err)
+	}
+	a, err := loadAccount(ctx, s.r, id)
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: %w", err)
+	}
+	return a, nil
+}
+
+func loadAccount(ctx context.Context, q queryer, id int64) (consolidate.Account, error) {
+	var (
+		a                 consolidate.Account
+		avail, cur        []byte
+		created, updated  int64
+		errAvail, errCurr error
+	)
+	err := q.QueryRowContext(ctx, sqlSelectAccount, id).Scan(&a.ID, &avail, &cur, &created, &updated)
+	if err != nil {
+		return consolidate.Account{}, notFound(err, "account", id)
+	}
+	a.Available, errAvail = decodeAmount(avail)
+	a.Current, errCurr = decodeAmount(cur)
+	if err := errors.Join(errAvail, errCurr); err != nil {
+		return consolidate.Account{}, fmt.Errorf("account %d: %w", id, err)
+	}
+	a.CreatedAt = fromUnixNano(created)
+	a.UpdatedAt = fromUnixNano(updated)
+	return a, nil
+}
+
+// saveBalances writes an account's new balances after checking them.
+func saveBalances(ctx context.Context, tx *sql.Tx, id int64, b balances, now time.Time) error {
+	if err := b.check(); err != nil {
+		return fmt.Errorf("account %d: %w", id, err)
+	}
+	avail, err := encodeAmount(b.available)
+	if err != nil {
+		return err
+	}
+	cur, err := encodeAmount(b.current)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, sqlUpdateBalance, avail, cur, unixNano(now), id)
+	return err
+}
+
+// Credit adds amount to both balances once per reference; see
+// consolidate.Store. An empty reference is ErrInvalidReference.
+func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (consolidate.Account, error) {
+	enc, err := encodeAmount(amount)
+	if err != nil || amount.Sign() == 0 {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: credit: %w", consolidate.ErrInvalidAmount)
+	}
+	if reference == "" {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: credit: empty reference: %w", consolidate.ErrInvalidReference)
+	}
+	now := time.Now()
+	var acct consolidate.Account
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var prev []byte
+		switch err := tx.QueryRowContext(ctx, sqlSelectCredit, accountID, reference).Scan(&prev); {
+		case err == nil:
+			if !bytes.Equal(prev, enc) {
+				return fmt.Errorf("credit reference %q: %w", reference, consolidate.ErrIdempotencyConflict)
+			}
+			// Already applied: report the account as it is now.
+			acct, err = loadAccount(ctx, tx, accountID)
+			return err
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+
+		a, err := loadAccount(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		b := balances{
+			available: new(big.Int).Add(a.Available, amount),
+			current:   new(big.Int).Add(a.Current, amount),
+		}
+		if err := saveBalances(ctx, tx, accountID, b, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, sqlInsertCredit, accountID, reference, enc, unixNano(now)); err != nil {
+			return err
+		}
+		a.Available, a.Current, a.UpdatedAt = b.available, b.current, fromUnixNano(unixNano(now))
+		acct = a
+		return nil
+	})
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: credit: %w", err)
+	}
+	return acct, nil
+}

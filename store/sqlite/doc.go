@@ -1,0 +1,42 @@
+// Package sqlite is the default consolidate.Store: one SQLite database
+// file, through the pure-Go modernc.org/sqlite driver (no cgo).
+//
+// # Durability
+//
+// Every method that changes data runs one SQLite transaction that starts
+// with BEGIN IMMEDIATE and commits in WAL mode with synchronous=FULL: when
+// the method returns nil, the change is on disk and survives a process
+// crash or power loss (as far as the disk honours fsync). In particular a
+// signed transaction returned by Submit is durable before the caller can
+// broadcast it. A method that returns an error has changed nothing, with
+// one documented exception: Submit records an idempotency key rejected
+// for insufficient funds, so a retry gets the same answer.
+//
+// The database stays consistent across crashes at any point: a transaction
+// is applied whole or not at all.
+//
+// # Concurrency
+//
+// A Store keeps one connection for writes and a small pool for reads.
+// Writes from one process queue for the write connection; several
+// processes may share a file, and SQLite's file lock serializes their
+// writes, waiting up to Options.BusyTimeout for it. Reads run alongside
+// writes and see only committed data. The database file must be on a
+// local file system: WAL mode does not work over network file systems.
+//
+// # Money
+//
+// Amounts and balances are stored as 32-byte big-endian unsigned integers,
+// the full uint256 range, and computed with math/big; SQLite never does
+// arithmetic on them. Nonces and block numbers are SQLite integers, so
+// values above 2^63−1 are refused.
+//
+// # Schema
+//
+// Open applies the embedded migrations the file has not seen, in one
+// transaction, and records them in the schema_version table. Reopening is
+// a no-op; a file written by a newer version of this package is refused.
+//
+// Path Memory opens an in-memory database without durability, for tests
+// and examples.
+package sqlite

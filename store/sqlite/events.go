@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+const (
+	sqlInsertEvent = `INSERT INTO events (type, transaction_id, account_id, status, created_at)
+		VALUES (?, ?, ?, ?, ?)`
+	// Reads the partial index events_unsent: sent events cost nothing.
+	sqlSelectEvents = `SELECT id, type, transaction_id, account_id, status, created_at
+		FROM events WHERE sent_at IS NULL ORDER BY id LIMIT ?`
+	sqlMarkSent = `UPDATE events SET sent_at = ? WHERE sent_at IS NULL AND id IN `
+)
+
+// markBatch bounds the IDs bound in one UPDATE, well below SQLite's limit
+// on host parameters.
+const markBatch = 500
+
+// insertEvent writes an outbox row in the caller's transaction, so the event
+// exists if and only if the change it describes was committed.
+func insertEvent(ctx context.Context, tx *sql.Tx, typ string, txID, accountID int64, status consolidate.Status, at time.Time) error {
+	_, err := tx.ExecContext(ctx, sqlInsertEvent, typ, txID, accountID, string(status), unixNano(at))
+	return err
+}
+
+// Events returns up to limit unsent events, oldest first.
+func (s *Store) Events(ctx context.Context, limit int) ([]consolidate.Event, error) {
+	evs, err := s.events(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("consolidate: sqlite: events: %w", err)
+	}
+	return evs, nil
+}
+
+func (s *Store) events(ctx context.Context, limit int) ([]consolidate.Event, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, sqlSelectEvents, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var evs []consolidate.Event
+	for rows.Next() {
+		var (
+			e       consolidate.Event
+			status  string
+			created int64
+		)
+		if err := rows.Scan(&e.ID, &e.Type, &e.TransactionID, &e.AccountID, &status, &created); err != nil {
+			return nil, err
+		}
+		e.Status, e.CreatedAt = consolidate.Status(status), fromUnixNano(created)
+		evs = append(evs, e)
+	}
+	return evs, rows.Err()
+}
+
+// MarkSent marks events as published. Unknown or already sent IDs are
+// ignored, so a relay that retries after a crash does no harm.
+func (s *Store) MarkSent(ctx context.Context, ids []int64) error {
+	now := unixNano(time.Now())
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for len(ids) > 0 {
+			n := min(len(ids), markBatch)
+			args := make([]any, 0, n+1)
+			args = append(args, now)
+			for _, id := range ids[:n] {
+				args = append(args, id)
+			}
+			q := sqlMarkSent + "(?" + strings.Repeat(", ?", n-1) + ")"
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
+			ids = ids[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("consolidate: sqlite: mark sent: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestQueryPlans keeps the hot paths off full-table scans: their cost must
+// not grow with the number of transactions or events ever stored.
+func TestQueryPlans(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "plan.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	queries := map[string][]any{
+		sqlSelectAccount:      {1},
+		sqlUpdateBalance:      {[]byte{}, []byte{}, 0, 1},
+		sqlSelectCredit:       {1, "ref"},
+		sqlSelectIdempotency:  {1, "key"},
+		sqlSelectNonce:        {[]byte{}},
+		sqlSyncNonce:          {[]byte{}, 0},
+		sqlSelectTransaction:  {1},
+		sqlSelectTransactions: {1, 100, 10},
+		sqlAccountExists:      {1},
+		sqlSettle:             {"SUCCESSFUL", nil, 0, nil, 0, 1},
+		sqlSelectSchedule:     {1},
+		sqlReschedule:         {1, 0, 0, 1},
+		sqlPark:               {0, 1},
+		sqlDue:                {0, 10},
+		sqlSelectEvents:       {10},
+		sqlMarkSent + "(?)":   {0, 1},
+	}
+	for q, args := range queries {
+		rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			// Scanning a partial index reads only pending rows or unsent
+			// events, and stops at the LIMIT.
+			partial := strings.HasSuffix(step, "INDEX events_unsent") || strings.HasSuffix(step, "INDEX transactions_due")
+			if strings.HasPrefix(step, "SCAN ") && !partial || strings.Contains(step, "TEMP B-TREE") {
+				t.Errorf("query scans or sorts:\n%s\nplan: %s", q, strings.Join(plan, "; "))
+			}
+		}
+	}
+}

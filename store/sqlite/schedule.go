@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+const (
+	sqlSelectSchedule = `SELECT account_id, status, next_check_at FROM transactions WHERE id = ?`
+	sqlReschedule     = `UPDATE transactions SET checks = ?, next_check_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'PENDING'`
+	sqlPark = `UPDATE transactions SET next_check_at = NULL, updated_at = ?
+		WHERE id = ? AND status = 'PENDING'`
+	// status = 'PENDING' lets SQLite use the partial index transactions_due,
+	// which holds only pending rows: the cost is the number due, not the
+	// history.
+	sqlDue = `SELECT id FROM transactions
+		WHERE status = 'PENDING' AND next_check_at <= ?
+		ORDER BY next_check_at, id LIMIT ?`
+)
+
+// schedule is the part of a transaction row the scheduling methods need.
+type schedule struct {
+	accountID int64
+	status    consolidate.Status
+	parked    bool
+}
+
+// pendingSchedule reads a transaction's schedule and fails with
+// ErrNotFound or ErrNotPending unless it is pending.
+func pendingSchedule(ctx context.Context, tx *sql.Tx, id int64) (schedule, error) {
+	var (
+		sc     schedule
+		status string
+		next   sql.NullInt64
+	)
+	if err := tx.QueryRowContext(ctx, sqlSelectSchedule, id).Scan(&sc.accountID, &status, &next); err != nil {
+		return schedule{}, notFound(err, "transaction", id)
+	}
+	sc.status, sc.parked = consolidate.Status(status), !next.Valid
+	if sc.status != consolidate.StatusPending {
+		return schedule{}, fmt.Errorf("transaction %d is %s: %w", id, sc.status, consolidate.ErrNotPending)
+	}
+	return sc, nil
+}
+
+// Reschedule records a check that found the transaction not final yet.
+// A zero next means due at once.
+func (s *Store) Reschedule(ctx context.Context, id int64, checks int, next time.Time) error {
+	if checks < 0 {
+		return fmt.Errorf("consolidate: sqlite: reschedule: negative checks %d", checks)
+	}
+	next = nowOr(next)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := pendingSchedule(ctx, tx, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, sqlReschedule, int64(checks), unixNano(next), unixNano(time.Now()), id)
+		if err != nil {
+			return err
+		}
+		return oneRow(res, id)
+	})
+	if err != nil {
+		return fmt.Errorf("consolidate: sqlite: reschedule: %w", err)
+	}
+	return nil
+}
+
+// Park takes a PENDING transaction off the schedule and writes an
+// EventDeadLettered event. Parking a parked transaction changes nothing,
+// so a redelivered dead-letter step does not announce it twice.
+func (s *Store) Park(ctx context.Context, id int64) error {
+	now := time.Now()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		sc, err := pendingSchedule(ctx, tx, id)
+		if err != nil || sc.parked {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, sqlPark, unixNano(now), id)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res, id); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, consolidate.EventDeadLettered, id, sc.accountID, consolidate.StatusPending, now)
+	})
+	if err != nil {
+		return fmt.Errorf("consolidate: sqlite: park: %w", err)
+	}
+	return nil
+}
+
+// Due returns the IDs of PENDING transactions whose next check is at or
+// before t, the longest overdue first.
+func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]int64, error) {
+	ids, err := s.due(ctx, t, limit)
+	if err != nil {
+		return nil, fmt.Errorf("consolidate: sqlite: due: %w", err)
+	}
+	return ids, nil
+}
+
+func (s *Store) due(ctx context.Context, t time.Time, limit int) ([]int64, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, sqlDue, unixNano(t), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

@@ -1,0 +1,121 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/big"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+// Every statement that changes a transaction is guarded by
+// status = 'PENDING', so a final row can never change again.
+const (
+	sqlSettle = `UPDATE transactions SET status = ?, version = version + 1, fee_blockchain = ?,
+		block_number = ?, block_hash = ?, next_check_at = NULL, updated_at = ?
+		WHERE id = ? AND status = 'PENDING'`
+)
+
+// Settle applies a final outcome to a PENDING transaction; see
+// consolidate.Store. A zero st.At means the current time.
+func (s *Store) Settle(ctx context.Context, id int64, st consolidate.Settlement) (consolidate.Transaction, error) {
+	t, err := s.settle(ctx, id, st)
+	if err != nil {
+		return t, fmt.Errorf("consolidate: sqlite: settle: %w", err)
+	}
+	return t, nil
+}
+
+func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement) (consolidate.Transaction, error) {
+	var feeChain []byte
+	switch st.Outcome {
+	case consolidate.OutcomeSuccess, consolidate.OutcomeReverted:
+		if st.FeeBlockchain != nil {
+			var err error
+			if feeChain, err = encodeAmount(st.FeeBlockchain); err != nil {
+				return consolidate.Transaction{}, fmt.Errorf("blockchain fee: %w", err)
+			}
+		}
+	case consolidate.OutcomeDropped:
+		// Never mined: no chain fee, no block.
+		st.BlockNumber, st.BlockHash = 0, [32]byte{}
+	default:
+		return consolidate.Transaction{}, fmt.Errorf("transaction %d: invalid outcome %d", id, int(st.Outcome))
+	}
+	block, err := toInt64("block number", st.BlockNumber)
+	if err != nil {
+		return consolidate.Transaction{}, err
+	}
+	at := nowOr(st.At)
+
+	var out consolidate.Transaction
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		t, err := loadTransaction(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if t.Status != consolidate.StatusPending {
+			out = t
+			return fmt.Errorf("transaction %d is %s: %w", id, t.Status, consolidate.ErrNotPending)
+		}
+		a, err := loadAccount(ctx, tx, t.AccountID)
+		if err != nil {
+			return err
+		}
+		if err := saveBalances(ctx, tx, a.ID, settled(a, t, st.Outcome), at); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, sqlSettle, string(st.Outcome.Status()), feeChain,
+			block, nullHash(st.BlockHash), unixNano(at), id)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res, id); err != nil {
+			return err
+		}
+		typ := consolidate.EventSuccessful
+		if st.Outcome.Status() == consolidate.StatusFailed {
+			typ = consolidate.EventFailed
+		}
+		if err := insertEvent(ctx, tx, typ, id, t.AccountID, st.Outcome.Status(), at); err != nil {
+			return err
+		}
+		out, err = loadTransaction(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// settled returns the account's balances after t ends with outcome o
+// (DESIGN §3): the hold of amount+fee_total leaves current on success, the
+// amount returns on a revert (the fee is charged), everything returns when
+// the transfer was dropped.
+func settled(a consolidate.Account, t consolidate.Transaction, o consolidate.Outcome) balances {
+	hold := new(big.Int).Add(t.Amount, t.FeeTotal)
+	switch o {
+	case consolidate.OutcomeSuccess:
+		return balances{available: a.Available, current: new(big.Int).Sub(a.Current, hold)}
+	case consolidate.OutcomeReverted:
+		return balances{
+			available: new(big.Int).Add(a.Available, t.Amount),
+			current:   new(big.Int).Sub(a.Current, t.FeeTotal),
+		}
+	default:
+		return balances{available: new(big.Int).Add(a.Available, hold), current: a.Current}
+	}
+}
+
+// oneRow checks that a guarded UPDATE hit its row. Under the write lock it
+// always does once the row was read as PENDING; anything else is a bug
+// worth failing the transaction for.
+func oneRow(res sql.Result, id int64) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("transaction %d: updated %d rows, want 1", id, n)
+	}
+	return nil
+}

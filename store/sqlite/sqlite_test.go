@@ -1,0 +1,146 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"math/big"
+	"path/filepath"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/store/sqlite"
+	"github.com/go-consolidate/consolidate/store/storetest"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) consolidate.Store {
+		return open(t, filepath.Join(t.TempDir(), "consolidate.db"))
+	})
+}
+
+func TestConformanceMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) consolidate.Store { return open(t, sqlite.Memory) })
+}
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consolidate.db")
+	s := open(t, path)
+	a, err := s.CreateAccount(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Credit(t.Context(), a.ID, big.NewInt(1000), "dep"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // reopening applies no migration twice
+		s = open(t, path)
+		got, err := s.Account(t.Context(), a.ID)
+		if err != nil || got.Current.Int64() != 1000 {
+			t.Fatalf("after reopen: %+v, %v; want current 1000", got, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, max int
+	if err := db.QueryRow(`SELECT count(*), max(version) FROM schema_version`).Scan(&rows, &max); err != nil {
+		t.Fatal(err)
+	}
+	if rows != max {
+		t.Errorf("schema_version has %d rows for version %d: a migration was recorded twice", rows, max)
+	}
+	if _, err := s.Account(t.Context(), a.ID); !errors.Is(err, consolidate.ErrClosed) {
+		t.Errorf("Account after Close: %v, want ErrClosed", err)
+	}
+
+	// A file from a newer version of the package is not touched.
+	if _, err := db.Exec(`INSERT INTO schema_version (version, applied_at) VALUES (?, 0)`, max+1); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := sqlite.Open(path, nil); err == nil {
+		s.Close()
+		t.Error("Open accepted a database with a newer schema")
+	}
+}
+
+// BenchmarkRawCommit is the floor for any write: one single-row insert per
+// transaction, committed with the settings Open uses (WAL, BEGIN
+// IMMEDIATE, synchronous=FULL) on a file. Compare BenchmarkSubmit.
+func BenchmarkRawCommit(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "raw.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	v := make([]byte, 32)
+	for b.Loop() {
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO t (v) VALUES (?)`, v); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSubmit is one durable Submit: several reads and writes in one
+// transaction, one commit.
+func BenchmarkSubmit(b *testing.B) {
+	s, err := sqlite.Open(filepath.Join(b.TempDir(), "submit.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	a, err := s.CreateAccount(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Credit(b.Context(), a.ID, new(big.Int).Lsh(big.NewInt(1), 200), "fund"); err != nil {
+		b.Fatal(err)
+	}
+	p := consolidate.SubmitParams{
+		AccountID: a.ID,
+		From:      common.HexToAddress("0x01"),
+		To:        common.HexToAddress("0x02"),
+		Amount:    big.NewInt(1000),
+		FeeTotal:  big.NewInt(10),
+	}
+	sign := func(nonce uint64) (consolidate.SignedTx, error) {
+		var h common.Hash
+		binary.BigEndian.PutUint64(h[24:], nonce)
+		return consolidate.SignedTx{Hash: h, Raw: h[:]}, nil
+	}
+	for b.Loop() {
+		if _, _, err := s.Submit(b.Context(), p, sign); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

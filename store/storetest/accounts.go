@@ -1,0 +1,128 @@
+package storetest
+
+import (
+	"errors"
+	"math/big"
+	"sync"
+	"testing"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+func testCreateAccount(t *testing.T, s consolidate.Store) {
+	ctx := t.Context()
+	a, err := s.CreateAccount(ctx)
+	if err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	b, err := s.CreateAccount(ctx)
+	if err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	if a.ID == b.ID {
+		t.Errorf("two accounts share ID %d", a.ID)
+	}
+	if a.Available == nil || a.Available.Sign() != 0 || a.Current == nil || a.Current.Sign() != 0 {
+		t.Errorf("new account balances = %v, %v; want 0, 0", a.Available, a.Current)
+	}
+	if a.CreatedAt.IsZero() {
+		t.Error("new account has zero CreatedAt")
+	}
+	got, err := s.Account(ctx, a.ID)
+	if err != nil {
+		t.Fatalf("Account: %v", err)
+	}
+	if got.ID != a.ID || got.Available.Sign() != 0 || got.Current.Sign() != 0 {
+		t.Errorf("Account = %+v, want %+v", got, a)
+	}
+	if _, err := s.Account(ctx, b.ID+1000); !errors.Is(err, consolidate.ErrNotFound) {
+		t.Errorf("Account(unknown) error = %v, want ErrNotFound", err)
+	}
+}
+
+func testCredit(t *testing.T, s consolidate.Store) {
+	ctx := t.Context()
+	a := fund(t, s, 0)
+	other := fund(t, s, 0)
+
+	got, err := s.Credit(ctx, a.ID, big.NewInt(500), "dep-1")
+	if err != nil {
+		t.Fatalf("Credit: %v", err)
+	}
+	if got.ID != a.ID || got.Available.Int64() != 500 || got.Current.Int64() != 500 {
+		t.Errorf("Credit returned %d: %s/%s, want %d: 500/500", got.ID, got.Available, got.Current, a.ID)
+	}
+	if _, err := s.Credit(ctx, a.ID, big.NewInt(250), "dep-2"); err != nil {
+		t.Fatalf("Credit: %v", err)
+	}
+	wantBalances(t, s, a.ID, big.NewInt(750), big.NewInt(750))
+
+	// Same reference, same amount: a retry, applied once.
+	got, err = s.Credit(ctx, a.ID, big.NewInt(500), "dep-1")
+	if err != nil {
+		t.Fatalf("Credit retry: %v", err)
+	}
+	if got.Available.Int64() != 750 || got.Current.Int64() != 750 {
+		t.Errorf("Credit retry returned %s/%s, want the unchanged 750/750", got.Available, got.Current)
+	}
+	// Same reference, different amount: a conflict.
+	if _, err := s.Credit(ctx, a.ID, big.NewInt(501), "dep-1"); !errors.Is(err, consolidate.ErrIdempotencyConflict) {
+		t.Errorf("Credit(same reference, other amount) error = %v, want ErrIdempotencyConflict", err)
+	}
+	wantBalances(t, s, a.ID, big.NewInt(750), big.NewInt(750))
+
+	// References are per account.
+	if _, err := s.Credit(ctx, other.ID, big.NewInt(7), "dep-1"); err != nil {
+		t.Fatalf("Credit(other account, same reference): %v", err)
+	}
+	wantBalances(t, s, other.ID, big.NewInt(7), big.NewInt(7))
+	wantBalances(t, s, a.ID, big.NewInt(750), big.NewInt(750))
+
+	if _, err := s.Credit(ctx, other.ID+1000, big.NewInt(1), "dep-x"); !errors.Is(err, consolidate.ErrNotFound) {
+		t.Errorf("Credit(unknown account) error = %v, want ErrNotFound", err)
+	}
+	CheckInvariants(t, s, a.ID, other.ID)
+}
+
+func testCreditInvalid(t *testing.T, s consolidate.Store) {
+	a := fund(t, s, 100)
+	for _, tc := range []struct {
+		name   string
+		amount *big.Int
+		want   error
+	}{
+		{"nil", nil, consolidate.ErrInvalidAmount},
+		{"zero", big.NewInt(0), consolidate.ErrInvalidAmount},
+		{"negative", big.NewInt(-1), consolidate.ErrInvalidAmount},
+		{"2^256", pow2(256), consolidate.ErrInvalidAmount},
+		{"overflows balance", maxUint256, consolidate.ErrInvalidAmount},
+	} {
+		if _, err := s.Credit(t.Context(), a.ID, tc.amount, "bad-"+tc.name); !errors.Is(err, tc.want) {
+			t.Errorf("Credit(%s) error = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := s.Credit(t.Context(), a.ID, big.NewInt(1), ""); !errors.Is(err, consolidate.ErrInvalidReference) {
+		t.Errorf("Credit(empty reference) error = %v, want ErrInvalidReference", err)
+	}
+	wantBalances(t, s, a.ID, big.NewInt(100), big.NewInt(100))
+	// A rejected credit does not use up its reference.
+	if _, err := s.Credit(t.Context(), a.ID, big.NewInt(5), "bad-zero"); err != nil {
+		t.Errorf("Credit after a rejected one with the same reference: %v", err)
+	}
+	wantBalances(t, s, a.ID, big.NewInt(105), big.NewInt(105))
+}
+
+func testCreditConcurrent(t *testing.T, s consolidate.Store) {
+	a := fund(t, s, 0)
+	const n = 16
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := s.Credit(t.Context(), a.ID, big.NewInt(42), "once"); err != nil {
+				t.Errorf("Credit: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	wantBalances(t, s, a.ID, big.NewInt(42), big.NewInt(42))
+}
