@@ -91,9 +91,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) { return s.sweepOnce(c
 
 func (s *Service) sweepOnce(ctx context.Context) (int, error) {
 	cutoff := time.Now().Add(-s.cfg.SweepGrace)
-	total := 0
+	total, after := 0, int64(0)
 	for {
-		ids, err := s.store.Due(ctx, cutoff, sweepBatch)
+		ids, err := s.store.Due(ctx, cutoff, after, sweepBatch)
 		if err != nil || len(ids) == 0 {
 			return total, err
 		}
@@ -101,19 +101,7 @@ func (s *Service) sweepOnce(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("consolidate: sweep enqueue: %w", err)
 		}
 		total += len(ids)
-		// Due rows stay due until a worker reschedules them, so move the
-		// cutoff past this batch rather than reading it again.
-		if len(ids) < sweepBatch {
-			return total, nil
-		}
-		last, err := s.store.Transaction(ctx, ids[len(ids)-1])
-		if err != nil {
-			return total, err
-		}
-		if !last.NextCheckAt.Before(cutoff) {
-			return total, nil
-		}
-		cutoff = last.NextCheckAt
+		after = ids[len(ids)-1]
 	}
 }
 

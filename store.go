@@ -44,7 +44,8 @@ type Store interface {
 	// Transaction returns one transaction, or ErrNotFound.
 	Transaction(ctx context.Context, id int64) (Transaction, error)
 	// Transactions lists an account's transactions newest first, those with
-	// ID < before when before > 0, at most limit of them.
+	// ID < before when before > 0, at most limit of them. An unknown account
+	// is ErrNotFound; an account without transactions an empty list.
 	Transactions(ctx context.Context, accountID int64, before int64, limit int) ([]Transaction, error)
 
 	// Settle applies a final outcome to a PENDING transaction with its
@@ -53,16 +54,21 @@ type Store interface {
 	// stored row with an error wrapping ErrNotPending.
 	Settle(ctx context.Context, id int64, s Settlement) (Transaction, error)
 	// Reschedule records that a PENDING transaction was checked and is not
-	// final yet: Checks becomes checks and NextCheckAt next. It does not
+	// final yet: Checks becomes checks and NextCheckAt next (a zero next
+	// means due now, never "not due"). It does not
 	// change Version. A non-pending transaction is left alone
 	// (ErrNotPending).
 	Reschedule(ctx context.Context, id int64, checks int, next time.Time) error
 	// Park clears NextCheckAt of a PENDING transaction, so the sweeper no
 	// longer picks it up, and writes an EventDeadLettered outbox row.
+	// Parking a parked transaction changes nothing. Like Reschedule, Park
+	// does not change Version.
 	Park(ctx context.Context, id int64) error
 	// Due returns the IDs of PENDING transactions whose NextCheckAt is at or
-	// before t, oldest first, at most limit.
-	Due(ctx context.Context, t time.Time, limit int) ([]int64, error)
+	// before t and whose ID is above after, in ID order, at most limit. A
+	// caller pages by passing the last ID it got as the next after. Its cost
+	// grows with the number of PENDING transactions, never with history.
+	Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
 
 	// SyncNonce raises the next nonce the store hands out for sender to at
 	// least next. It never lowers it.

@@ -29,7 +29,7 @@ func TestQueryPlans(t *testing.T) {
 		sqlSelectSchedule:     {1},
 		sqlReschedule:         {1, 0, 0, 1},
 		sqlPark:               {0, 1},
-		sqlDue:                {0, 10},
+		sqlDue:                {0, 0, 10},
 		sqlSelectEvents:       {10},
 		sqlMarkSent + "(?)":   {0, 1},
 	}

@@ -19,8 +19,8 @@ const (
 	// which holds only pending rows: the cost is the number due, not the
 	// history.
 	sqlDue = `SELECT id FROM transactions
-		WHERE status = 'PENDING' AND next_check_at <= ?
-		ORDER BY next_check_at, id LIMIT ?`
+		WHERE status = 'PENDING' AND id > ? AND next_check_at <= ?
+		ORDER BY id LIMIT ?`
 )
 
 // schedule is the part of a transaction row the scheduling methods need.
@@ -97,23 +97,23 @@ func (s *Store) Park(ctx context.Context, id int64) error {
 }
 
 // Due returns the IDs of PENDING transactions whose next check is at or
-// before t, the longest overdue first.
-func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]int64, error) {
-	ids, err := s.due(ctx, t, limit)
+// before t and whose ID is above after, in ID order.
+func (s *Store) Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
+	ids, err := s.due(ctx, t, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("consolidate: sqlite: due: %w", err)
 	}
 	return ids, nil
 }
 
-func (s *Store) due(ctx context.Context, t time.Time, limit int) ([]int64, error) {
+func (s *Store) due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, sqlDue, unixNano(t), limit)
+	rows, err := s.r.QueryContext(ctx, sqlDue, after, unixNano(t), limit)
 	if err != nil {
 		return nil, err
 	}

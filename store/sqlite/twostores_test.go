@@ -58,8 +58,8 @@ func (m *twoStores) Reschedule(ctx context.Context, id int64, checks int, next t
 	return m.next().Reschedule(ctx, id, checks, next)
 }
 func (m *twoStores) Park(ctx context.Context, id int64) error { return m.next().Park(ctx, id) }
-func (m *twoStores) Due(ctx context.Context, t time.Time, limit int) ([]int64, error) {
-	return m.next().Due(ctx, t, limit)
+func (m *twoStores) Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
+	return m.next().Due(ctx, t, after, limit)
 }
 func (m *twoStores) SyncNonce(ctx context.Context, sender common.Address, next uint64) error {
 	return m.next().SyncNonce(ctx, sender, next)

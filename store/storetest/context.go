@@ -32,7 +32,7 @@ func testCancelledContext(t *testing.T, s consolidate.Store) {
 		{"Settle", func() error { _, err := s.Settle(ctx, tx.ID, mined(consolidate.OutcomeSuccess)); return err }},
 		{"Reschedule", func() error { return s.Reschedule(ctx, tx.ID, 5, t0.Add(time.Hour)) }},
 		{"Park", func() error { return s.Park(ctx, tx.ID) }},
-		{"Due", func() error { _, err := s.Due(ctx, t0.Add(time.Hour), 10); return err }},
+		{"Due", func() error { _, err := s.Due(ctx, t0.Add(time.Hour), 0, 10); return err }},
 		{"SyncNonce", func() error { return s.SyncNonce(ctx, sender, 100) }},
 		{"Events", func() error { _, err := s.Events(ctx, 10); return err }},
 		{"MarkSent", func() error { return s.MarkSent(ctx, []int64{events[0].ID}) }},

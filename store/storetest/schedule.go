@@ -12,7 +12,7 @@ import (
 
 func wantDue(t *testing.T, s consolidate.Store, at time.Time, limit int, want ...int64) {
 	t.Helper()
-	got, err := s.Due(t.Context(), at, limit)
+	got, err := s.Due(t.Context(), at, 0, limit)
 	if err != nil {
 		t.Fatalf("Due: %v", err)
 	}
@@ -118,8 +118,12 @@ func testDue(t *testing.T, s consolidate.Store) {
 		ids[i] = mustSubmit(t, s, p).ID
 	}
 	wantDue(t, s, t0, 10)
-	wantDue(t, s, t0.Add(5*time.Minute), 10, ids[1], ids[2], ids[4], ids[0])
-	wantDue(t, s, t0.Add(5*time.Minute), 2, ids[1], ids[2])
+	wantDue(t, s, t0.Add(5*time.Minute), 10, ids[0], ids[1], ids[2], ids[4])
+	wantDue(t, s, t0.Add(5*time.Minute), 2, ids[0], ids[1])
+	// Paging: after the last ID of a page comes the next page.
+	if got, err := s.Due(t.Context(), t0.Add(5*time.Minute), ids[1], 10); err != nil || !slices.Equal(got, []int64{ids[2], ids[4]}) {
+		t.Errorf("Due(after %d) = %v, %v; want %v", ids[1], got, err, []int64{ids[2], ids[4]})
+	}
 	wantDue(t, s, t0.Add(time.Hour), 0)
 
 	if _, err := s.Settle(t.Context(), ids[2], mined(consolidate.OutcomeSuccess)); err != nil {
@@ -131,7 +135,7 @@ func testDue(t *testing.T, s consolidate.Store) {
 	if err := s.Reschedule(t.Context(), ids[3], 1, t0.Add(30*time.Second)); err != nil {
 		t.Fatalf("Reschedule: %v", err)
 	}
-	wantDue(t, s, t0.Add(time.Hour), 10, ids[3], ids[4], ids[0])
+	wantDue(t, s, t0.Add(time.Hour), 10, ids[0], ids[3], ids[4])
 	CheckInvariants(t, s, a.ID)
 }
 

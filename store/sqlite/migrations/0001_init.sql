@@ -47,7 +47,7 @@ CREATE TABLE transactions (
 ) STRICT;
 
 CREATE INDEX transactions_account ON transactions (account_id, id);
-CREATE INDEX transactions_due ON transactions (next_check_at) WHERE status = 'PENDING';
+CREATE INDEX transactions_due ON transactions (id, next_check_at) WHERE status = 'PENDING';
 
 -- The next nonce handed out per sending address.
 CREATE TABLE nonces (
