@@ -111,9 +111,9 @@ func BenchmarkRawCommit(b *testing.B) {
 	}
 }
 
-// BenchmarkSubmit is one durable Submit: several reads and writes in one
+// BenchmarkStoreSubmit is one durable Store.Submit: several reads and writes in one
 // transaction, one commit.
-func BenchmarkSubmit(b *testing.B) {
+func BenchmarkStoreSubmit(b *testing.B) {
 	s, err := sqlite.Open(filepath.Join(b.TempDir(), "submit.db"), nil)
 	if err != nil {
 		b.Fatal(err)
