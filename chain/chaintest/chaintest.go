@@ -1,0 +1,273 @@
+// Package chaintest runs an in-process Ethereum chain for tests and
+// examples: go-ethereum's simulated backend with a funded sending wallet,
+// blocks mined on demand, reorgs, and a contract that always reverts.
+//
+// It starts a full go-ethereum node in memory, so it is for test binaries
+// and examples only; production code has no reason to import it.
+//
+// The chain ID is 1337. Blocks are mined only by Commit, Mine, AutoMine
+// and DeployReverter. The node marks a block finalized every 32 blocks.
+package chaintest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/chain"
+)
+
+// ChainID is the chain ID of every simulated chain.
+const ChainID = 1337
+
+// Options configures New. The zero value (or nil) means defaults.
+type Options struct {
+	// Key is the sending wallet's private key; Chain.Key returns a copy
+	// rebuilt from its scalar. Defaults to a new random key.
+	Key *ecdsa.PrivateKey
+	// Balance is what the sending wallet and every address in Fund hold
+	// at genesis, in wei. Defaults to 10^24 (one million ether).
+	Balance *big.Int
+	// Fund lists more addresses to fund with Balance at genesis. Defaults
+	// to none.
+	Fund []common.Address
+}
+
+// Chain is a running in-process chain. Its methods are safe for concurrent
+// use, and safe to call after Close: they then do nothing or return an
+// error.
+type Chain struct {
+	// Backend is the simulated node. Mine through Chain's methods rather
+	// than Backend.Commit or Backend.Fork: they serialize block production
+	// with AutoMine and with Close.
+	Backend *simulated.Backend
+
+	client   simulated.Client // kept: Backend.Client returns nil after Close
+	key      *ecdsa.PrivateKey
+	deployer *ecdsa.PrivateKey // pays for DeployReverter, so the sender's nonces stay the caller's
+
+	mu     sync.Mutex // serializes block production and Close
+	closed bool
+	done   chan struct{} // closed by Close; stops AutoMine goroutines
+	wg     sync.WaitGroup
+}
+
+// New starts a chain. Close it when done.
+func New(opts *Options) (*Chain, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	key, err := sendingKey(o.Key)
+	if err != nil {
+		return nil, err
+	}
+	deployer, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, fmt.Errorf("chaintest: generate key: %w", err)
+	}
+	plenty := new(big.Int).Exp(big.NewInt(10), big.NewInt(24), nil)
+	balance := o.Balance
+	if balance == nil {
+		balance = plenty
+	}
+	if balance.Sign() < 0 || balance.BitLen() > 256 {
+		return nil, fmt.Errorf("chaintest: balance %v out of range", balance)
+	}
+
+	alloc := types.GenesisAlloc{
+		crypto.PubkeyToAddress(deployer.PublicKey): {Balance: plenty},
+	}
+	alloc[crypto.PubkeyToAddress(key.PublicKey)] = types.Account{Balance: new(big.Int).Set(balance)}
+	for _, a := range o.Fund {
+		alloc[a] = types.Account{Balance: new(big.Int).Set(balance)}
+	}
+	backend, err := newBackend(alloc)
+	if err != nil {
+		return nil, err
+	}
+	return &Chain{Backend: backend, client: backend.Client(), key: key, deployer: deployer, done: make(chan struct{})}, nil
+}
+
+// sendingKey returns a new key, or given rebuilt from its private scalar
+// so that a key with a missing or mismatched public half cannot fund one
+// address and sign for another.
+func sendingKey(given *ecdsa.PrivateKey) (*ecdsa.PrivateKey, error) {
+	if given == nil {
+		k, err := crypto.GenerateKey()
+		if err != nil {
+			return nil, fmt.Errorf("chaintest: generate key: %w", err)
+		}
+		return k, nil
+	}
+	if given.D == nil || given.D.Sign() <= 0 || given.D.BitLen() > 256 {
+		return nil, errors.New("chaintest: invalid Options.Key")
+	}
+	k, err := crypto.ToECDSA(math.PaddedBigBytes(given.D, 32))
+	if err != nil {
+		return nil, fmt.Errorf("chaintest: invalid Options.Key: %w", err)
+	}
+	return k, nil
+}
+
+// newBackend turns the panics NewBackend uses for startup failures into an
+// error.
+func newBackend(alloc types.GenesisAlloc) (b *simulated.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("chaintest: start simulated backend: %v", r)
+		}
+	}()
+	return simulated.NewBackend(alloc), nil
+}
+
+// NewT starts a chain for a test and closes it when the test ends. It
+// fails the test if the chain cannot start.
+func NewT(t testing.TB, opts *Options) *Chain {
+	t.Helper()
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("chaintest: close: %v", err)
+		}
+	})
+	return c
+}
+
+// Close stops AutoMine goroutines and the node. Calling it again does
+// nothing.
+func (c *Chain) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	err := c.Backend.Close()
+	c.mu.Unlock()
+	// Outside the lock: a miner goroutine may be waiting for it, and sees
+	// closed as soon as it gets it.
+	c.wg.Wait()
+	return err
+}
+
+// Client returns a client of the node. After Close its calls fail.
+func (c *Chain) Client() simulated.Client { return c.client }
+
+// Key returns the sending wallet's key.
+func (c *Chain) Key() *ecdsa.PrivateKey { return c.key }
+
+// Sender returns the sending wallet's address.
+func (c *Chain) Sender() common.Address { return crypto.PubkeyToAddress(c.key.PublicKey) }
+
+// NewChain returns a chain.Chain that signs with Key and talks to this
+// node. Unless opts says otherwise, Confirmations is 1 (a transaction is
+// final as soon as it is mined, so one Commit settles it) and ChainID is
+// 1337 (no need to ask the node).
+func (c *Chain) NewChain(opts *chain.Options) (*chain.Chain, error) {
+	var o chain.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Confirmations == 0 {
+		o.Confirmations = 1
+	}
+	if o.ChainID == nil {
+		o.ChainID = big.NewInt(ChainID)
+	}
+	return chain.New(context.Background(), c.Client(), c.key, &o)
+}
+
+// Commit mines one block with the pending transactions and returns its
+// hash. After Close it does nothing and returns the zero hash.
+func (c *Chain) Commit() common.Hash { return c.commit(context.Background()) }
+
+// commit mines a block unless the chain is closed or ctx is done. Checking
+// ctx under the lock means that once a cancelled AutoMine's block in
+// flight is sealed, no other block of it follows.
+func (c *Chain) commit(ctx context.Context) common.Hash {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || ctx.Err() != nil {
+		return common.Hash{}
+	}
+	return c.Backend.Commit()
+}
+
+// Mine mines n blocks.
+func (c *Chain) Mine(n int) {
+	for range n {
+		c.Commit()
+	}
+}
+
+// Rollback drops every transaction waiting in the node's mempool.
+func (c *Chain) Rollback() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.Backend.Rollback()
+	}
+}
+
+// Fork makes the block parent the head of the chain, as a reorg does: the
+// blocks after it leave the canonical chain and their transactions return
+// to the mempool. The next Commit builds on parent. It fails while the
+// mempool is not empty; Rollback empties it.
+func (c *Chain) Fork(parent common.Hash) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return fmt.Errorf("chaintest: fork: %w", consolidate.ErrClosed)
+	}
+	if err := c.Backend.Fork(parent); err != nil {
+		return fmt.Errorf("chaintest: fork at %s: %w", parent, err)
+	}
+	return nil
+}
+
+// AutoMine mines a block every interval (at least a millisecond) until ctx
+// is done or the chain is closed. It returns at once; mining runs in a
+// goroutine that Close waits for. A block being mined when ctx is
+// cancelled is finished; none follows it, so the next Commit's block is
+// the first after AutoMine stopped.
+func (c *Chain) AutoMine(ctx context.Context, every time.Duration) {
+	every = max(every, time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.done:
+				return
+			case <-t.C:
+				c.commit(ctx)
+			}
+		}
+	}()
+}

@@ -1,0 +1,69 @@
+package chain
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+// Quote returns the gas limit and EIP-1559 fee caps for a transfer of
+// amount to to, priced for the next block:
+//
+//   - gas limit: Options.GasLimit, or Options.ContractGasLimit when to has
+//     code, because the recipient's code runs on receipt;
+//   - tip: Options.GasTipCap, or the node's suggestion;
+//   - fee cap: 2 × the latest base fee + tip, so the transaction stays
+//     includable through several blocks of rising base fee, lowered to
+//     Options.MaxFeePerGas when that still covers base fee + tip.
+//
+// When base fee + tip is above Options.MaxFeePerGas the error wraps
+// ErrFeeTooHigh.
+func (c *Chain) Quote(ctx context.Context, to common.Address, amount *big.Int) (consolidate.Quote, error) {
+	if err := c.checkTransfer(to, amount); err != nil {
+		return consolidate.Quote{}, err
+	}
+	code, err := c.client.CodeAt(ctx, to, nil)
+	if err != nil {
+		return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: code at %s: %w", to, err)
+	}
+	gas := c.opts.GasLimit
+	if len(code) > 0 {
+		gas = c.opts.ContractGasLimit
+	}
+
+	head, err := c.client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: latest header: %w", err)
+	}
+	if head == nil || head.BaseFee == nil {
+		return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: node has no base fee (chain before EIP-1559)")
+	}
+	tip := copyBig(c.opts.GasTipCap)
+	if tip == nil {
+		if tip, err = c.client.SuggestGasTipCap(ctx); err != nil {
+			return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: suggested tip: %w", err)
+		}
+		if tip == nil || tip.Sign() < 0 {
+			return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: node suggested tip %v", tip)
+		}
+	}
+	return feeQuote(gas, head.BaseFee, tip, c.opts.MaxFeePerGas)
+}
+
+// feeQuote prices a transaction from the base fee and tip within maxFee.
+func feeQuote(gas uint64, baseFee, tip, maxFee *big.Int) (consolidate.Quote, error) {
+	least := new(big.Int).Add(baseFee, tip)
+	if least.Cmp(maxFee) > 0 {
+		return consolidate.Quote{}, fmt.Errorf("%w: base fee %v + tip %v wei > %v wei per gas", ErrFeeTooHigh, baseFee, tip, maxFee)
+	}
+	feeCap := new(big.Int).Lsh(baseFee, 1)
+	feeCap.Add(feeCap, tip)
+	if feeCap.Cmp(maxFee) > 0 {
+		feeCap.Set(maxFee)
+	}
+	return consolidate.Quote{GasLimit: gas, GasTipCap: new(big.Int).Set(tip), GasFeeCap: feeCap}, nil
+}
