@@ -125,8 +125,9 @@ func (s *Service) Requeue(ctx context.Context, id int64) error {
 	return s.enqueueReconcile(ctx, 0, id)
 }
 
-// eventMessage is the body of a published event.
-type eventMessage struct {
+// EventMessage is the JSON body of a published event. ID is stable across
+// re-publishing, so consumers deduplicate on it.
+type EventMessage struct {
 	ID            string `json:"id"`
 	Type          string `json:"type"`
 	TransactionID int64  `json:"transaction_id"`
@@ -152,7 +153,7 @@ func (s *Service) relayOnce(ctx context.Context) (int, error) {
 		ids := make([]int64, len(evs))
 		for i, ev := range evs {
 			ids[i] = ev.ID
-			body, err := json.Marshal(eventMessage{
+			body, err := json.Marshal(EventMessage{
 				ID: EventID(ev.ID), Type: ev.Type, TransactionID: ev.TransactionID,
 				AccountID: ev.AccountID, Status: ev.Status, CreatedAt: ev.CreatedAt.UTC().Format(time.RFC3339Nano),
 			})
