@@ -128,6 +128,19 @@ func RunCache(t *testing.T, newCache func(t *testing.T) consolidate.Cache) {
 		}
 	})
 
+	t.Run("NonPositiveTTLStoresNothing", func(t *testing.T) {
+		t.Parallel()
+		c := newCache(t)
+		for _, ttl := range []time.Duration{0, -time.Second} {
+			if fill(t, c, "k", consolidate.CacheEntry{Version: 1, Value: []byte("x")}, ttl) {
+				t.Fatalf("Fill with ttl %v reported stored", ttl)
+			}
+		}
+		if _, ok := get(t, c, "k"); ok {
+			t.Fatal("hit after fills with no ttl")
+		}
+	})
+
 	t.Run("BinaryValues", func(t *testing.T) {
 		t.Parallel()
 		c := newCache(t)

@@ -1,6 +1,7 @@
 package consolidatetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -201,6 +202,84 @@ func RunQueue(t *testing.T, newQueue func(t *testing.T) consolidate.Queue) {
 		}
 		if err := q.Delete(ctx, "work", "missing"); err != nil {
 			t.Fatalf("Delete of a missing message: %v", err)
+		}
+	})
+
+	t.Run("DeadLetterOrderAndLimit", func(t *testing.T) {
+		t.Parallel()
+		q := newQueue(t)
+		enqueue(t, q, consolidate.Message{Queue: "work", ID: "a"},
+			consolidate.Message{Queue: "work", ID: "b"},
+			consolidate.Message{Queue: "work", ID: "c"})
+		ds := claim(t, q, "work", 3, lease)
+		sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
+		for _, d := range ds {
+			// Backends may keep burial times in milliseconds.
+			time.Sleep(5 * time.Millisecond)
+			if err := q.Bury(ctx, d, "reason "+d.ID); err != nil {
+				t.Fatalf("Bury: %v", err)
+			}
+		}
+		dead, err := q.DeadLetters(ctx, "work", 2)
+		if err != nil {
+			t.Fatalf("DeadLetters: %v", err)
+		}
+		if len(dead) != 2 || dead[0].ID != "a" || dead[1].ID != "b" {
+			t.Fatalf("DeadLetters(limit 2) = %+v, want a, b (oldest first)", dead)
+		}
+		if err := q.Requeue(ctx, "work", "a"); err != nil {
+			t.Fatalf("Requeue: %v", err)
+		}
+		d := claim(t, q, "work", 1, lease)
+		if len(d) != 1 || d[0].ID != "a" || d[0].Attempt != 1 {
+			t.Fatalf("claim after Requeue = %+v", d)
+		}
+		if err := q.Bury(ctx, d[0], "again"); err != nil {
+			t.Fatalf("Bury: %v", err)
+		}
+		dead, err = q.DeadLetters(ctx, "work", 0)
+		if err != nil {
+			t.Fatalf("DeadLetters: %v", err)
+		}
+		if len(dead) != 3 || dead[0].ID != "b" || dead[1].ID != "c" || dead[2].ID != "a" || dead[2].Reason != "again" || dead[2].Attempt != 1 {
+			t.Fatalf("DeadLetters(no limit) = %+v, want b, c, then a buried again", dead)
+		}
+	})
+
+	t.Run("DeleteInFlight", func(t *testing.T) {
+		t.Parallel()
+		q := newQueue(t)
+		enqueue(t, q, consolidate.Message{Queue: "work", ID: "x", Body: []byte("old")})
+		d := claim(t, q, "work", 1, lease)
+		if len(d) != 1 {
+			t.Fatalf("claim = %+v", d)
+		}
+		if err := q.Delete(ctx, "work", "x"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if err := q.Ack(ctx, d[0]); !errors.Is(err, consolidate.ErrLeaseLost) {
+			t.Fatalf("Ack of a deleted delivery: got %v, want ErrLeaseLost", err)
+		}
+		if s := stats(t, q, "work"); s != (consolidate.QueueStats{}) {
+			t.Fatalf("Stats after Delete = %+v, want empty", s)
+		}
+		enqueue(t, q, consolidate.Message{Queue: "work", ID: "x", Body: []byte("new")})
+		d = claim(t, q, "work", 1, lease)
+		if len(d) != 1 || string(d[0].Body) != "new" || d[0].Attempt != 1 {
+			t.Fatalf("claim of a re-enqueued ID = %+v, want the new body on attempt 1", d)
+		}
+	})
+
+	t.Run("BinaryAndEmptyBodies", func(t *testing.T) {
+		t.Parallel()
+		q := newQueue(t)
+		bin := []byte{0, 255, '\n', 0, '\r'}
+		enqueue(t, q, consolidate.Message{Queue: "work", ID: "bin", Body: bin},
+			consolidate.Message{Queue: "work", ID: "empty"})
+		ds := claim(t, q, "work", 10, lease)
+		sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
+		if len(ds) != 2 || !bytes.Equal(ds[0].Body, bin) || len(ds[1].Body) != 0 {
+			t.Fatalf("Claim = %+v, want the binary body and an empty one", ds)
 		}
 	})
 

@@ -1,0 +1,216 @@
+package consolidate_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/internal/redistest"
+)
+
+// A worker that claims a task and vanishes without acking must not lose it:
+// another worker polling the queue gets it again within the lease plus one
+// poll interval.
+func TestRedisQueueCrashRecovery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	opts := &consolidate.RedisQueueOptions{Prefix: newPrefix()}
+
+	const lease, poll = 400 * time.Millisecond, 50 * time.Millisecond
+	crashed := srv.Client(t)
+	q := consolidate.NewRedisQueue(crashed, opts)
+	if err := q.Enqueue(ctx, consolidate.Message{Queue: "reconcile", ID: "tx-1", Body: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := q.Claim(ctx, "reconcile", 1, lease)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("Claim = %v, %v", first, err)
+	}
+	claimed := time.Now()
+	crashed.Close() // the worker's process is gone
+
+	survivor := consolidate.NewRedisQueue(srv.Client(t), opts)
+	var again []consolidate.Delivery
+	for len(again) == 0 {
+		if time.Since(claimed) > lease+poll+time.Second {
+			t.Fatalf("task not redelivered %v after the claim", time.Since(claimed))
+		}
+		time.Sleep(poll)
+		again, err = survivor.Claim(ctx, "reconcile", 1, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	waited := time.Since(claimed)
+	if waited < lease {
+		t.Fatalf("redelivered after %v, before the %v lease ran out", waited, lease)
+	}
+	if waited > lease+2*poll+200*time.Millisecond {
+		t.Errorf("redelivered after %v, want within lease %v + one poll %v", waited, lease, poll)
+	}
+	d := again[0]
+	if d.ID != "tx-1" || d.Attempt != 2 || string(d.Body) != "1" || d.Token == first[0].Token {
+		t.Fatalf("redelivery = %+v", d)
+	}
+	if err := survivor.Ack(ctx, first[0]); !errors.Is(err, consolidate.ErrLeaseLost) {
+		t.Fatalf("Ack with the crashed worker's token: got %v, want ErrLeaseLost", err)
+	}
+	if err := survivor.Ack(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every time the queue records comes from the server's clock, so a
+// client whose clock is off cannot make tasks due early or leases last
+// longer. miniredis's clock is set by hand here, far from the client's.
+func TestMiniredisQueueUsesServerTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := miniredis.RunT(t)
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.SetTime(t0)
+	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { client.Close() })
+	q := consolidate.NewRedisQueue(client, nil)
+
+	if err := q.Enqueue(ctx, consolidate.Message{Queue: "w", ID: "a", Delay: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := q.Claim(ctx, "w", 1, time.Minute); len(ds) != 0 {
+		t.Fatalf("claimed before the server's clock reached the due time: %+v", ds)
+	}
+	m.SetTime(t0.Add(10 * time.Second))
+	ds, err := q.Claim(ctx, "w", 1, 30*time.Second)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Claim at the due time = %+v, %v", ds, err)
+	}
+	m.SetTime(t0.Add(39 * time.Second))
+	if s, _ := q.Stats(ctx, "w"); s.InFlight != 1 {
+		t.Fatalf("Stats inside the lease = %+v", s)
+	}
+	m.SetTime(t0.Add(40 * time.Second))
+	if err := q.Bury(ctx, ds[0], "late"); !errors.Is(err, consolidate.ErrLeaseLost) {
+		t.Fatalf("Bury when the server says the lease ran out: got %v, want ErrLeaseLost", err)
+	}
+	ds, err = q.Claim(ctx, "w", 1, 30*time.Second)
+	if err != nil || len(ds) != 1 || ds[0].Attempt != 2 {
+		t.Fatalf("Claim after the lease = %+v, %v", ds, err)
+	}
+	if err := q.Bury(ctx, ds[0], "spent"); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := q.DeadLetters(ctx, "w", 0)
+	if err != nil || len(dead) != 1 || !dead[0].At.Equal(t0.Add(40*time.Second)) || dead[0].Attempt != 2 || dead[0].Reason != "spent" {
+		t.Fatalf("DeadLetters = %+v, %v; want one buried at the server's %v", dead, err, t0.Add(40*time.Second))
+	}
+}
+
+func TestMiniredisQueueKeyLayout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := miniredisClient(t)
+	q := consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: "app:", Namespace: "payments"})
+	err := q.Enqueue(ctx,
+		consolidate.Message{Queue: "reconcile", ID: "tx-1", Body: []byte{0, 1}},
+		consolidate.Message{Queue: "events", ID: "evt-1", Delay: time.Hour},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := q.Claim(ctx, "reconcile", 1, time.Minute)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Claim = %+v, %v", ds, err)
+	}
+	keys, err := client.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{
+		"app:{payments}:q:reconcile:inflight": true,
+		"app:{payments}:q:reconcile:data":     true,
+		"app:{payments}:q:events:waiting":     true,
+		"app:{payments}:q:events:data":        true,
+	}
+	if len(keys) != len(want) {
+		t.Fatalf("keys = %q, want %d keys", keys, len(want))
+	}
+	for _, k := range keys {
+		if !want[k] {
+			t.Errorf("unexpected key %q", k)
+		}
+	}
+	data := client.HGetAll(ctx, "app:{payments}:q:reconcile:data").Val()
+	if data["b:tx-1"] != "\x00\x01" || data["a:tx-1"] != "1" || data["t:tx-1"] != ds[0].Token {
+		t.Errorf("data hash = %q", data)
+	}
+	if err := q.Ack(ctx, ds[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := client.Exists(ctx, "app:{payments}:q:reconcile:data", "app:{payments}:q:reconcile:inflight").Val(); n != 0 {
+		t.Errorf("%d keys of the drained queue left behind", n)
+	}
+}
+
+func TestRedisQueueBadOptions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := miniredisClient(t)
+	msg := consolidate.Message{Queue: "w", ID: "a"}
+	for name, q := range map[string]*consolidate.RedisQueue{
+		"brace in prefix":   consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: "x{}"}),
+		"bad namespace":     consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Namespace: "a b"}),
+		"brace namespace":   consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Namespace: "a}"}),
+		"nil client":        consolidate.NewRedisQueue(nil, nil),
+		"nil client & opts": consolidate.NewRedisQueue(nil, &consolidate.RedisQueueOptions{}),
+	} {
+		if err := q.Enqueue(ctx, msg); err == nil {
+			t.Errorf("%s: Enqueue succeeded", name)
+		}
+		if _, err := q.Claim(ctx, "w", 1, time.Second); err == nil {
+			t.Errorf("%s: Claim succeeded", name)
+		}
+		if _, err := q.Stats(ctx, "w"); err == nil {
+			t.Errorf("%s: Stats succeeded", name)
+		}
+		if _, err := q.DeadLetters(ctx, "w", 1); err == nil {
+			t.Errorf("%s: DeadLetters succeeded", name)
+		}
+		if err := q.Ack(ctx, consolidate.Delivery{Queue: "w", ID: "a"}); err == nil {
+			t.Errorf("%s: Ack succeeded", name)
+		}
+		if err := q.Requeue(ctx, "w", "a"); err == nil {
+			t.Errorf("%s: Requeue succeeded", name)
+		}
+		if err := q.Delete(ctx, "w", "a"); err == nil {
+			t.Errorf("%s: Delete succeeded", name)
+		}
+	}
+	if keys := client.Keys(ctx, "*").Val(); len(keys) != 0 {
+		t.Errorf("misconfigured queues wrote %q", keys)
+	}
+}
+
+func TestRedisQueueServerDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { client.Close() })
+	q := consolidate.NewRedisQueue(client, nil)
+	srv.Stop()
+	if err := q.Enqueue(ctx, consolidate.Message{Queue: "w", ID: "a"}); err == nil {
+		t.Error("Enqueue with the server down succeeded")
+	}
+	if ds, err := q.Claim(ctx, "w", 1, time.Second); err == nil || len(ds) != 0 {
+		t.Errorf("Claim with the server down = %v, %v", ds, err)
+	}
+	if err := q.Ack(ctx, consolidate.Delivery{Queue: "w", ID: "a", Token: "t"}); err == nil || errors.Is(err, consolidate.ErrLeaseLost) {
+		t.Errorf("Ack with the server down: got %v, want a connection error", err)
+	}
+}

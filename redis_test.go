@@ -1,0 +1,87 @@
+package consolidate_test
+
+import (
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/consolidatetest"
+	"github.com/go-consolidate/consolidate/internal/redistest"
+)
+
+// The conformance suites against three kinds of Redis: miniredis (fast, in
+// process), a real redis-server, and a real three-node Redis Cluster, which
+// proves that no script touches keys of two slots. Every subtest gets its
+// own key prefix, so one server serves all of a suite's parallel subtests.
+
+var prefixes atomic.Int64
+
+// newPrefix returns a key prefix no other test in this process uses.
+func newPrefix() string {
+	return "test" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
+}
+
+// miniredisClient starts a miniredis whose TTLs follow the wall clock, as a
+// real server's do, and returns a client of it.
+func miniredisClient(t *testing.T) *redis.Client {
+	m := miniredis.RunT(t)
+	m.ClockTTL(true)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// runSuites runs the three conformance suites against client.
+func runSuites(t *testing.T, client redis.UniversalClient) {
+	t.Run("Locker", func(t *testing.T) {
+		t.Parallel()
+		consolidatetest.RunLocker(t, func(t *testing.T) consolidate.Locker {
+			return consolidate.NewRedisLocker(client, &consolidate.RedisLockerOptions{Prefix: newPrefix()})
+		})
+	})
+	t.Run("Cache", func(t *testing.T) {
+		t.Parallel()
+		consolidatetest.RunCache(t, func(t *testing.T) consolidate.Cache {
+			return consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: newPrefix()})
+		})
+	})
+	t.Run("Queue", func(t *testing.T) {
+		t.Parallel()
+		consolidatetest.RunQueue(t, func(t *testing.T) consolidate.Queue {
+			// A namespace per subtest spreads the suite over the slots (and
+			// so the nodes) of a cluster.
+			p := newPrefix()
+			return consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: p, Namespace: "ns-" + p[:len(p)-1]})
+		})
+	})
+}
+
+func TestMiniredis(t *testing.T) {
+	t.Parallel()
+	runSuites(t, miniredisClient(t))
+}
+
+func TestRedisServer(t *testing.T) {
+	t.Parallel()
+	runSuites(t, redistest.Start(t).Client(t))
+}
+
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	runSuites(t, redistest.StartCluster(t, 3).Client(t))
+}
+
+func TestRedlockConformance(t *testing.T) {
+	t.Parallel()
+	clients := make([]redis.UniversalClient, 3)
+	for i := range clients {
+		clients[i] = redistest.Start(t).Client(t)
+	}
+	consolidatetest.RunLocker(t, func(t *testing.T) consolidate.Locker {
+		return consolidate.NewRedlock(clients, &consolidate.RedlockOptions{Prefix: newPrefix()})
+	})
+}
