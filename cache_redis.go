@@ -60,7 +60,7 @@ func (c *RedisCache) Get(ctx context.Context, key string) (CacheEntry, bool, err
 	}
 	vals, err := c.client.HMGet(ctx, c.key(key), "v", "n", "d").Result()
 	if err != nil {
-		if isRedisNil(err) {
+		if errors.Is(err, redis.Nil) {
 			return CacheEntry{}, false, nil
 		}
 		return CacheEntry{}, false, fmt.Errorf("consolidate: cache get %q: %w", key, err)

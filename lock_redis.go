@@ -2,7 +2,6 @@ package consolidate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -140,6 +139,3 @@ func ceilMillis(d time.Duration) time.Duration {
 	}
 	return d
 }
-
-// isRedisNil reports whether err is go-redis's "no such key" reply.
-func isRedisNil(err error) bool { return errors.Is(err, redis.Nil) }

@@ -199,8 +199,12 @@ func (q *RedisQueue) DeadLetters(ctx context.Context, queue string, limit int) (
 	if q.err != nil {
 		return nil, q.err
 	}
+	last := -1
+	if limit > 0 {
+		last = limit - 1
+	}
 	k := q.keys(queue)
-	res, err := redisDeadLettersScript.Run(ctx, q.client, []string{k.dead, k.data}, max(limit, 0)).Slice()
+	res, err := redisDeadLettersScript.Run(ctx, q.client, []string{k.dead, k.data}, last).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("consolidate: dead letters of %s: %w", queue, err)
 	}

@@ -23,7 +23,9 @@ import "github.com/redis/go-redis/v9"
 // A message exists, in whatever state, exactly while its b:<id> field
 // does; that is what makes IDs unique within a queue.
 
-// redisNowLua sets now to the server time in unix milliseconds.
+// redisNowLua sets now to the server time in unix milliseconds. The
+// scripts keep every number they pass to Redis integral, so they read the
+// same under Redis's Lua 5.1 (doubles) and Dragonfly's Lua 5.4 (integers).
 const redisNowLua = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -105,10 +107,10 @@ return 1`)
 // read so that a concurrent Requeue cannot leave half a record.
 //
 // KEYS: dead, data
-// ARGV: limit (0 = all)
+// ARGV: index of the last letter to list (-1 = all)
 // Returns: id, body, reason, attempt, died ms, id, …
 var redisDeadLettersScript = redis.NewScript(`
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local ids = redis.call('ZRANGE', KEYS[1], 0, ARGV[1], 'WITHSCORES')
 local out = {}
 for i = 1, #ids, 2 do
 	local id = ids[i]

@@ -234,6 +234,7 @@ func RunQueue(t *testing.T, newQueue func(t *testing.T) consolidate.Queue) {
 		if len(d) != 1 || d[0].ID != "a" || d[0].Attempt != 1 {
 			t.Fatalf("claim after Requeue = %+v", d)
 		}
+		time.Sleep(5 * time.Millisecond)
 		if err := q.Bury(ctx, d[0], "again"); err != nil {
 			t.Fatalf("Bury: %v", err)
 		}

@@ -1,0 +1,90 @@
+package consolidate_test
+
+import (
+	"fmt"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/internal/redistest"
+)
+
+// The whole Service on one redis-server: lock, cache and queue (reconcile
+// tasks and events) all in Redis.
+func TestRedisServiceEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	client := redistest.Start(t).Client(t)
+	prefix := newPrefix()
+	cache := consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: prefix})
+	queue := consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: prefix})
+	e := newEnv(t, &envOptions{cfg: consolidate.Config{
+		Locker:        consolidate.NewRedisLocker(client, &consolidate.RedisLockerOptions{Prefix: prefix}),
+		Cache:         cache,
+		Queue:         queue,
+		EventQueues:   []string{"notifications", "audit"},
+		RelayInterval: 10 * time.Millisecond,
+	}})
+	reverter, err := e.sim.DeployReverter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credit := wei(1e18)
+	acct := e.funded(credit)
+	e.sim.AutoMine(ctx, 20*time.Millisecond)
+	e.runWorker()
+
+	var txs []consolidate.Transaction
+	for i := range 6 {
+		to := alice
+		if i == 0 {
+			to = reverter
+		}
+		txs = append(txs, e.submit(acct.ID, to, wei(1e15)))
+	}
+	want := new(big.Int).Set(credit)
+	for _, tx := range txs {
+		got := e.waitFinal(tx.ID, 20*time.Second)
+		want.Sub(want, fee)
+		switch {
+		case tx.To == reverter && got.Status == consolidate.StatusFailed:
+		case tx.To == alice && got.Status == consolidate.StatusSuccessful:
+			want.Sub(want, tx.Amount)
+		default:
+			t.Fatalf("tx %d to %s ended %s", tx.ID, tx.To, got.Status)
+		}
+		// Get is served from Redis with the final version.
+		entry, ok, err := cache.Get(ctx, fmt.Sprintf("tx:%d", tx.ID))
+		if err != nil || !ok || entry.Version != got.Version {
+			t.Fatalf("cache entry for tx %d: version %d (%v, %v), want %d", tx.ID, entry.Version, ok, err, got.Version)
+		}
+	}
+	e.balances(acct.ID, want, want)
+	e.invariants(acct.ID)
+
+	// Two events per transfer (submitted, final) reach both queues.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, q := range []string{"notifications", "audit"} {
+		seen := 0
+		for seen < 2*len(txs) && time.Now().Before(deadline) {
+			ds, err := queue.Claim(ctx, q, 100, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				if err := queue.Ack(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			seen += len(ds)
+			time.Sleep(10 * time.Millisecond)
+		}
+		if seen != 2*len(txs) {
+			t.Fatalf("%s received %d events, want %d", q, seen, 2*len(txs))
+		}
+	}
+	if s, err := queue.Stats(ctx, "reconcile"); err != nil || s.Dead != 0 {
+		t.Fatalf("reconcile queue stats = %+v, %v", s, err)
+	}
+}
