@@ -87,7 +87,7 @@ func TestRedlockContention(t *testing.T) {
 	// Every goroutine keeps trying until it has held the lock once, so the
 	// lock changes hands at least 100 times under full contention.
 	const goroutines = 100
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	var holders, maxHolders, attempts atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, goroutines)
@@ -157,9 +157,25 @@ func TestRedlockRetries(t *testing.T) {
 
 func TestRedlockNoNodes(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	l := consolidate.NewRedlock(nil, nil)
-	if _, err := l.Lock(context.Background(), "k", time.Second); !errors.Is(err, consolidate.ErrLockUnavailable) {
+	if _, err := l.Lock(ctx, "k", time.Second); !errors.Is(err, consolidate.ErrLockUnavailable) {
 		t.Fatalf("Lock with no nodes: got %v, want ErrLockUnavailable", err)
+	}
+	// Nil clients are nodes that are down, not nodes that do not count:
+	// one live node of three is no quorum.
+	_, clients := redlockNodes(t, 2)
+	l = consolidate.NewRedlock([]redis.UniversalClient{clients[0], nil, nil}, nil)
+	if _, err := l.Lock(ctx, "k", time.Second); !errors.Is(err, consolidate.ErrLockUnavailable) {
+		t.Fatalf("Lock with two nil clients of three: got %v, want ErrLockUnavailable", err)
+	}
+	l = consolidate.NewRedlock([]redis.UniversalClient{clients[0], nil, clients[1]}, nil)
+	lease, err := l.Lock(ctx, "k", time.Second)
+	if err != nil {
+		t.Fatalf("Lock with a quorum despite a nil client: %v", err)
+	}
+	if err := lease.Unlock(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

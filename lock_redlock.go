@@ -59,7 +59,8 @@ type Redlock struct {
 var _ Locker = (*Redlock)(nil)
 
 // NewRedlock returns a Locker over clients, one per independent node. opts
-// may be nil. With no clients every Lock fails with ErrLockUnavailable.
+// may be nil. With no clients every Lock fails with ErrLockUnavailable; a
+// nil client counts as a node that is down.
 func NewRedlock(clients []redis.UniversalClient, opts *RedlockOptions) *Redlock {
 	var o RedlockOptions
 	if opts != nil {
@@ -79,9 +80,13 @@ func NewRedlock(clients []redis.UniversalClient, opts *RedlockOptions) *Redlock 
 	}
 	pools := make([]redsyncredis.Pool, 0, len(clients))
 	for _, c := range clients {
-		if c != nil {
-			pools = append(pools, goredis.NewPool(c))
+		if c == nil {
+			// A missing client still counts towards N, as a node that is
+			// down: dropping it would quietly lower the quorum.
+			pools = append(pools, nilPool{})
+			continue
 		}
+		pools = append(pools, goredis.NewPool(c))
 	}
 	return &Redlock{rs: redsync.New(pools...), nodes: len(pools), prefix: o.Prefix, opts: o}
 }
@@ -235,6 +240,11 @@ func tallyNodes(err error) nodeTally {
 	walk(err)
 	return t
 }
+
+// nilPool stands for a nil client: a node that never answers.
+type nilPool struct{}
+
+func (nilPool) Get(context.Context) (redsyncredis.Conn, error) { return nil, errNoRedisClient }
 
 // oneLine flattens the one-line-per-node message of a joined error so that
 // it reads as one log line.
