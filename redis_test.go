@@ -1,6 +1,7 @@
 package consolidate_test
 
 import (
+	"context"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -72,7 +73,24 @@ func TestRedisServer(t *testing.T) {
 
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
-	runSuites(t, redistest.StartCluster(t, 3).Client(t))
+	cluster := redistest.StartCluster(t, 3)
+	client := cluster.Client(t)
+	// Runs once the parallel subtests are done, before the nodes stop: the
+	// suites' keys must have landed on more than one node, or the test
+	// proved nothing about slots.
+	t.Cleanup(func() {
+		var used atomic.Int64 // ForEachMaster calls concurrently
+		_ = client.ForEachMaster(context.Background(), func(ctx context.Context, node *redis.Client) error {
+			if node.DBSize(ctx).Val() > 0 {
+				used.Add(1)
+			}
+			return nil
+		})
+		if used.Load() < 2 {
+			t.Errorf("the suites used %d of 3 cluster nodes, want at least 2", used.Load())
+		}
+	})
+	runSuites(t, client)
 }
 
 func TestRedlockConformance(t *testing.T) {
