@@ -31,6 +31,10 @@ type Config struct {
 	// NegativeCacheTTL is how long "no such transaction" is cached.
 	// Defaults to 30 s.
 	NegativeCacheTTL time.Duration
+	// CacheTimeout bounds each cache call, so that a slow or unreachable
+	// cache costs Get little before it falls back to the store.
+	// Defaults to 100 ms.
+	CacheTimeout time.Duration
 	// CacheJitter spreads cache expiry by up to this fraction of the TTL
 	// either way, so entries filled together do not expire together.
 	// Defaults to 0.1; negative disables jitter.
@@ -114,6 +118,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.LockTTL, 30*time.Second)
 	setDefault(&out.CacheTTL, 60*time.Second)
 	setDefault(&out.NegativeCacheTTL, 30*time.Second)
+	setDefault(&out.CacheTimeout, 100*time.Millisecond)
 	if out.CacheJitter == 0 {
 		out.CacheJitter = 0.1
 	}
@@ -154,7 +159,7 @@ func setDefault[T int | time.Duration](v *T, def T) {
 func (c *Config) validate() error {
 	var errs []error
 	for name, d := range map[string]time.Duration{
-		"LockTTL": c.LockTTL, "CacheTTL": c.CacheTTL, "NegativeCacheTTL": c.NegativeCacheTTL,
+		"LockTTL": c.LockTTL, "CacheTTL": c.CacheTTL, "NegativeCacheTTL": c.NegativeCacheTTL, "CacheTimeout": c.CacheTimeout,
 		"Backoff.Base": c.Backoff.Base, "Backoff.Max": c.Backoff.Max, "Lease": c.Lease,
 		"PollInterval": c.PollInterval, "TaskTimeout": c.TaskTimeout,
 		"SweepInterval": c.SweepInterval, "SweepGrace": c.SweepGrace, "RelayInterval": c.RelayInterval,

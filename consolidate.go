@@ -261,21 +261,17 @@ func (s *Service) Get(ctx context.Context, id int64) (Transaction, error) {
 		return s.store.Transaction(ctx, id)
 	}
 	key := cacheKey(id)
-	if e, ok, err := s.cfg.Cache.Get(ctx, key); err != nil {
-		s.log.WarnContext(ctx, "consolidate: cache get", "key", key, "err", err)
-	} else if ok {
-		if e.Negative {
-			return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
-		}
-		tx, err := decodeTransaction(e.Value)
-		if err == nil && tx.ID == id {
-			return tx, nil
-		}
-		s.log.WarnContext(ctx, "consolidate: cache entry unreadable", "key", key, "err", err)
+	if tx, ok, err := s.cached(ctx, key, id); ok {
+		return tx, err
 	}
 	// One store read per key per process however many Gets miss at once.
 	v, err, _ := s.reads.Do(key, func() (any, error) {
 		rctx := context.WithoutCancel(ctx)
+		// A Get that missed just as another flight filled the entry finds
+		// it here instead of reading the store again.
+		if tx, ok, err := s.cached(rctx, key, id); ok {
+			return tx, err
+		}
 		tx, err := s.store.Transaction(rctx, id)
 		if errors.Is(err, ErrNotFound) {
 			s.fillEntry(rctx, key, CacheEntry{Negative: true}, s.cfg.NegativeCacheTTL)
@@ -308,6 +304,31 @@ func (s *Service) Transactions(ctx context.Context, accountID, before int64, lim
 	return s.store.Transactions(ctx, accountID, before, limit)
 }
 
+// cached looks id up in the cache. hit is false on a miss or a cache error,
+// which is logged: the caller then reads the store. On a hit, err is
+// ErrNotFound for a negative entry.
+func (s *Service) cached(ctx context.Context, key string, id int64) (tx Transaction, hit bool, err error) {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CacheTimeout)
+	defer cancel()
+	e, ok, err := s.cfg.Cache.Get(cctx, key)
+	if err != nil {
+		s.log.WarnContext(ctx, "consolidate: cache get", "key", key, "err", err)
+		return Transaction{}, false, nil
+	}
+	if !ok {
+		return Transaction{}, false, nil
+	}
+	if e.Negative {
+		return Transaction{}, true, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
+	}
+	tx, err = decodeTransaction(e.Value)
+	if err != nil || tx.ID != id {
+		s.log.WarnContext(ctx, "consolidate: cache entry unreadable", "key", key, "err", err)
+		return Transaction{}, false, nil
+	}
+	return tx, true, nil
+}
+
 func cacheKey(id int64) string { return "tx:" + strconv.FormatInt(id, 10) }
 
 // fill caches tx at its version. An older copy never replaces a newer one.
@@ -324,6 +345,8 @@ func (s *Service) fill(ctx context.Context, tx Transaction) {
 }
 
 func (s *Service) fillEntry(ctx context.Context, key string, e CacheEntry, ttl time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CacheTimeout)
+	defer cancel()
 	if _, err := s.cfg.Cache.Fill(ctx, key, e, jitter(ttl, s.cfg.CacheJitter)); err != nil {
 		s.log.WarnContext(ctx, "consolidate: cache fill", "key", key, "err", err)
 		if !e.Negative {

@@ -34,6 +34,7 @@ type env struct {
 type envOptions struct {
 	cfg       consolidate.Config
 	wrapChain func(consolidate.Chain) consolidate.Chain
+	wrapStore func(consolidate.Store) consolidate.Store
 	wrapQueue func(consolidate.Queue) consolidate.Queue
 }
 
@@ -74,7 +75,11 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	if cfg.Backoff.Base == 0 {
 		cfg.Backoff = consolidate.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Checks: 1000}
 	}
-	svc, err := consolidate.New(store, ch, &cfg)
+	var st consolidate.Store = store
+	if o.wrapStore != nil {
+		st = o.wrapStore(st)
+	}
+	svc, err := consolidate.New(st, ch, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
