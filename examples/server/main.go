@@ -1,0 +1,71 @@
+// Command server serves the consolidate HTTP API (package httpapi) and
+// reconciles transfers in the background.
+//
+// With no flags it runs on embedded defaults: the ledger in the SQLite file
+// consolidate.db, an in-process Ethereum chain that mines a block every
+// 500 ms, and in-process lock, cache and queue, all in one process:
+//
+//	go run ./examples/server -admin
+//
+// -admin mounts the operator routes, which create and fund accounts:
+//
+//	curl -s -H 'Content-Type: application/json' -d '{"deposit_in_wei": "1000000000000000000"}' localhost:8080/accounts
+//	curl -s -H 'Content-Type: application/json' -d '{"user_account_id": 1, "to_public_address": "0x1111111111111111111111111111111111111111", "transaction_amount_in_wei": "1000"}' localhost:8080/transactions
+//	curl -s localhost:8080/transactions/1
+//
+// The start-up log names the in-process chain's reverting_contract: a
+// transfer to it is mined, reverts, and ends FAILED.
+//
+// The in-process chain is one process's memory: each start begins a new
+// chain with a new wallet, on the same ledger. It cannot be shared, so
+// -role api and -role worker need a real chain, and two processes must not
+// share a ledger on in-process chains. Transfers left pending by a process
+// that was killed (rather than shut down) cannot complete on the next
+// chain; the next start reports them.
+//
+// For several processes, point them at one Redis or Dragonfly (-redis
+// redis://host:6379) for the lock, cache and queue (and publish events there
+// with -events webhooks for examples/webhooks to deliver), or lock with Redlock
+// over independent nodes (-redlock redis://a:6379,redis://b:6379,redis://c:6379);
+// send on a real chain with -rpc https://… and the wallet key in
+// CONSOLIDATE_PRIVATE_KEY (never a flag); and split the HTTP API from the
+// reconciling workers with -role api and -role worker. Every flag has an
+// environment variable; see -help.
+//
+// SIGINT or SIGTERM shuts it down gracefully: the listener closes, requests
+// in flight finish (their account locks released), running reconcile tasks
+// finish and record their outcome. On the in-process chain, which does not
+// survive the process, shutdown also waits (up to -shutdown-timeout) until
+// every pending transfer is final. A second signal exits at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	c, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(2)
+	}
+	// Keep the key out of anything this process starts.
+	os.Unsetenv(keyEnv)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, stop, c, log); err != nil {
+		log.Error("server stopped", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// initialDepositReference is the credit reference of the deposit made with
+// POST /accounts; references are per account, so every account has its own.
+const initialDepositReference = "initial-deposit"
+
+// account serves GET /accounts/{id}.
+func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		writeError(w, notFound("no such account"))
+		return
+	}
+	a, err := h.svc.Account(r.Context(), id)
+	if err != nil {
+		writeError(w, h.serviceError(r, err, fmt.Sprintf("account %d", id)))
+		return
+	}
+	writeJSON(w, http.StatusOK, newAccountView(a))
+}
+
+// createAccount serves POST /accounts, an operator route.
+func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
+	body, e := h.decodeObject(w, r, "deposit_in_wei")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	deposit, e := body.amount("deposit_in_wei", false, true)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	a, err := h.svc.CreateAccount(r.Context())
+	if err != nil {
+		writeError(w, h.serviceError(r, err, "account"))
+		return
+	}
+	if deposit != nil && deposit.Sign() > 0 {
+		// Two steps: should the credit fail, the account exists empty and
+		// the deposit can be made with POST /accounts/{id}/deposits.
+		credited, err := h.svc.Credit(r.Context(), a.ID, deposit, initialDepositReference)
+		if err != nil {
+			writeError(w, h.serviceError(r, err, fmt.Sprintf("account %d", a.ID)))
+			return
+		}
+		a = credited
+	}
+	w.Header().Set("Location", "/accounts/"+strconv.FormatInt(a.ID, 10))
+	writeJSON(w, http.StatusCreated, newAccountView(a))
+}
+
+// deposit serves POST /accounts/{id}/deposits, an operator route. The
+// reference makes it idempotent: repeating a deposit changes nothing.
+func (h *Handler) deposit(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		writeError(w, notFound("no such account"))
+		return
+	}
+	body, e := h.decodeObject(w, r, "amount_in_wei", "reference")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	amount, e := body.amount("amount_in_wei", true, false)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	ref, e := body.str("reference")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if ref == "" {
+		writeError(w, invalid("invalid_field", "reference is required: it makes the deposit safe to repeat"))
+		return
+	}
+	a, err := h.svc.Credit(r.Context(), id, amount, ref)
+	if err != nil {
+		writeError(w, h.serviceError(r, err, fmt.Sprintf("account %d", id)))
+		return
+	}
+	writeJSON(w, http.StatusOK, newAccountView(a))
+}

@@ -1,0 +1,108 @@
+// Package httpapi serves a consolidate.Service over HTTP with JSON bodies,
+// in the vocabulary of the Django service it replaces: user accounts,
+// public addresses, amounts "in wei".
+//
+//	svc, err := consolidate.New(store, chain, nil)
+//	h, err := httpapi.New(svc, nil)
+//	http.ListenAndServe("127.0.0.1:8080", h)
+//
+// # Amounts
+//
+// Every amount is wei, written as a decimal string ("1000000000000000000"),
+// up to 2^256-1. A request may also send an amount as a JSON number, but
+// only written as a plain non-negative integer: 1000000000000000000 is
+// accepted, 1e18, 1.0, 1.5 and -1 are not. The number's digits are read
+// as written, never through a float. Responses always use strings.
+//
+// # Routes
+//
+// POST /transactions submits a transfer from the service's wallet, paid
+// for by an account:
+//
+//	{"user_account_id": 1, "to_public_address": "0x…", "transaction_amount_in_wei": "1000000000000000000", "idempotency_key": "order-42"}
+//
+// idempotency_key is optional; with one, repeating the request returns the
+// original transaction (or the original rejection). The answer is 201 with
+// the transaction, PENDING, and a Location header:
+//
+//	{"id": 7, "user_account_id": 1, "transaction_hash": "0x…",
+//	 "from_public_address": "0x…", "to_public_address": "0x…",
+//	 "transaction_amount_in_wei": "1000000000000000000",
+//	 "transaction_fee_total_in_wei": "50000000000000",
+//	 "transaction_fee_blockchain_in_wei": null, "status": "PENDING",
+//	 "idempotency_key": "order-42", "created_at": "…", "updated_at": "…"}
+//
+// transaction_fee_total_in_wei is what the account is charged on top of the
+// amount; transaction_fee_blockchain_in_wei is what the chain took, null
+// until the transfer is mined and final. status is PENDING, SUCCESSFUL or
+// FAILED.
+//
+// GET /transactions/{id} returns one transaction (200), or 404.
+//
+// GET /accounts/{id} returns an account's balances:
+//
+//	{"id": 1, "available_balance_in_wei": "…", "current_balance_in_wei": "…"}
+//
+// available is what the account may spend now; current is what has
+// settled. Their difference is held by PENDING transfers.
+//
+// GET /accounts/{id}/transactions?limit=&before= lists the account's
+// transactions newest first: limit (1 to 1000, default Options.PageSize)
+// of those with an id below before (default: the newest). The answer is
+// {"transactions": […], "next_before": 42}; pass next_before as before to
+// get the next, older page. next_before is null when the page was not full.
+//
+// # Operator routes
+//
+// These move money into accounts, so they are mounted only when
+// Options.Operator is set, never by default; serve them only where
+// operators alone can reach them.
+//
+// POST /accounts creates an account, optionally with a first deposit:
+// {"deposit_in_wei": "…"} (or {}). The answer is 201 with the account. The
+// deposit is credited with the reference "initial-deposit"; should that
+// fail after the account was created, the error is returned and the empty
+// account remains.
+//
+// POST /accounts/{id}/deposits credits a deposit:
+// {"amount_in_wei": "…", "reference": "bank-transfer-981"}. The reference
+// (1 to 255 printable ASCII characters, unique per account) makes it
+// idempotent: repeating it changes nothing and answers 200 with the account
+// again; the same reference with another amount is 422
+// idempotency_conflict.
+//
+// # Errors
+//
+// Every error is answered with a JSON body
+//
+//	{"error": {"code": "insufficient_funds", "message": "…"}}
+//
+// where code is stable and meant for programs, message for people.
+//
+//	400 malformed_json          the body is empty, not JSON, not one object, has a field twice, or data after it
+//	400 unknown_field           the body has a field the route does not take
+//	404 not_found               no such transaction, account (also the user_account_id of a submit) or route
+//	405 method_not_allowed      the route exists for other methods (see Allow)
+//	409 account_locked          another submit for the account is under way; retry shortly (Retry-After)
+//	413 body_too_large          the body is above Options.MaxBodyBytes (64 KiB by default)
+//	415 unsupported_media_type  the Content-Type is not application/json
+//	422 invalid_field           a required field is missing or has the wrong JSON type
+//	422 invalid_address         to_public_address is malformed, fails its EIP-55 checksum, or is the zero address
+//	422 invalid_amount          an amount is not a positive integer up to 2^256-1 (with the fee, for a transfer)
+//	422 self_transfer           the recipient is the service's own wallet
+//	422 invalid_reference       an idempotency key or deposit reference is too long or not printable ASCII
+//	422 invalid_parameter       limit or before of a listing is out of range
+//	422 insufficient_funds      the available balance does not cover amount plus fee
+//	422 idempotency_conflict    the idempotency key or deposit reference was used with a different request
+//	503 unavailable             the lock backend is down or the request timed out; retry (Retry-After)
+//	500 internal                a fault on the server side; logged, never caused by input alone
+//
+// Insufficient funds is 422, not 402. 402 Payment Required is reserved by
+// RFC 9110 with no defined semantics, and generic clients and proxies treat
+// it unpredictably; the request is well-formed but cannot be carried out
+// against the account's current state, which is what 422 says. The code
+// insufficient_funds tells it apart from invalid input.
+//
+// An account id in a path that is not a positive decimal integer is 404:
+// it names nothing that can exist. Nothing any client sends produces a 500.
+package httpapi

@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"math/big"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+// transactionView is a transaction as the API shows it. Amounts are
+// decimal strings of wei: JSON numbers lose precision above 2^53 in most
+// clients.
+type transactionView struct {
+	ID            int64   `json:"id"`
+	AccountID     int64   `json:"user_account_id"`
+	Hash          string  `json:"transaction_hash"`
+	From          string  `json:"from_public_address"`
+	To            string  `json:"to_public_address"`
+	Amount        string  `json:"transaction_amount_in_wei"`
+	FeeTotal      string  `json:"transaction_fee_total_in_wei"`
+	FeeBlockchain *string `json:"transaction_fee_blockchain_in_wei"` // null until mined and final
+	Status        string  `json:"status"`
+	// IdempotencyKey is shown only to those who can read the transaction
+	// anyway, and helps them match it to their request.
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func newTransactionView(tx consolidate.Transaction) transactionView {
+	v := transactionView{
+		ID:             tx.ID,
+		AccountID:      tx.AccountID,
+		Hash:           tx.Hash.Hex(),
+		From:           tx.From.Hex(),
+		To:             tx.To.Hex(),
+		Amount:         decimal(tx.Amount),
+		FeeTotal:       decimal(tx.FeeTotal),
+		Status:         string(tx.Status),
+		IdempotencyKey: tx.IdempotencyKey,
+		CreatedAt:      tx.CreatedAt.UTC(),
+		UpdatedAt:      tx.UpdatedAt.UTC(),
+	}
+	if tx.FeeBlockchain != nil {
+		s := tx.FeeBlockchain.String()
+		v.FeeBlockchain = &s
+	}
+	return v
+}
+
+// accountView is an account as the API shows it.
+type accountView struct {
+	ID        int64  `json:"id"`
+	Available string `json:"available_balance_in_wei"`
+	Current   string `json:"current_balance_in_wei"`
+}
+
+func newAccountView(a consolidate.Account) accountView {
+	return accountView{ID: a.ID, Available: decimal(a.Available), Current: decimal(a.Current)}
+}
+
+// pageView is one page of an account's transactions, newest first.
+type pageView struct {
+	Transactions []transactionView `json:"transactions"`
+	// NextBefore is the before parameter of the next (older) page; null
+	// when this page was not full, so no older transaction is left.
+	NextBefore *int64 `json:"next_before"`
+}
+
+func decimal(v *big.Int) string {
+	if v == nil {
+		return "0"
+	}
+	return v.String()
+}
