@@ -178,9 +178,12 @@ func (e *env) waitFinal(id int64, timeout time.Duration) consolidate.Transaction
 func (e *env) status(hash common.Hash) (consolidate.ChainStatus, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		st, err := e.chain.Status(e.t.Context(), hash)
-		if err == nil || time.Now().After(deadline) {
-			return st, err
+		sts, err := e.chain.Statuses(e.t.Context(), []common.Hash{hash})
+		if err == nil {
+			return sts[0], nil
+		}
+		if time.Now().After(deadline) {
+			return consolidate.ChainStatus{}, err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
