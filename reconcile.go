@@ -251,6 +251,7 @@ func (s *Service) enqueueReconcile(ctx context.Context, delay time.Duration, ids
 	}
 	return s.cfg.Queue.Enqueue(ctx, msgs...)
 }
+
 // handle runs one reconcile task and decides its fate: ack when final,
 // retry with backoff when not, dead letters when the budget is spent.
 func (s *Service) handle(ctx context.Context, d Delivery) {
