@@ -32,9 +32,12 @@ type env struct {
 }
 
 type envOptions struct {
-	cfg       consolidate.Config
-	wrapChain func(consolidate.Chain) consolidate.Chain
-	wrapQueue func(consolidate.Queue) consolidate.Queue
+	cfg consolidate.Config
+	// confirmations makes a transfer final that many blocks deep.
+	// Defaults to 1: final as soon as it is mined.
+	confirmations uint64
+	wrapChain     func(consolidate.Chain) consolidate.Chain
+	wrapQueue     func(consolidate.Queue) consolidate.Queue
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -50,7 +53,7 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	}
 	t.Cleanup(func() { store.Close() })
 	sim := chaintest.NewT(t, nil)
-	real, err := sim.NewChain(&chain.Options{Confirmations: 1})
+	real, err := sim.NewChain(&chain.Options{Confirmations: max(o.confirmations, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"strconv"
 	"time"
 
@@ -79,7 +80,7 @@ func (s *Service) Reconcile(ctx context.Context, id int64) (Transaction, error) 
 	}
 	latest := attempts[len(attempts)-1]
 	if time.Since(latest.CreatedAt) >= s.cfg.StuckAfter {
-		return tx, s.replace(ctx, tx, latest, latest.Cancel)
+		return tx, s.replace(ctx, tx, latest.Quote, latest.Cancel)
 	}
 	if sts[len(sts)-1].State == TxUnknown {
 		return tx, s.send(ctx, tx, latest)
@@ -162,29 +163,28 @@ func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
 		s.log.InfoContext(ctx, "consolidate: nonce already used; checking attempts next time", "tx", tx.ID, "nonce", tx.Nonce)
 		return nil
 	case errors.Is(err, ErrUnderpriced):
-		return s.replace(ctx, tx, a, a.Cancel)
+		return s.replace(ctx, tx, a.Quote, a.Cancel)
 	case errors.Is(err, ErrRejected) && !a.Cancel:
 		// These bytes can never be included. Void the nonce with a cancel
 		// so it does not hold back every later transfer of the wallet;
-		// the refund follows once the cancel is final.
+		// the refund follows once the cancel is final. The rejected
+		// attempt never entered the pool, so the cancel is priced from
+		// the network's current fees rather than as a bump over it.
 		s.log.ErrorContext(ctx, "consolidate: transfer rejected by the node; cancelling its nonce", "tx", tx.ID, "err", err)
-		return s.replace(ctx, tx, a, true)
+		return s.replace(ctx, tx, Quote{GasLimit: a.Quote.GasLimit, GasTipCap: new(big.Int), GasFeeCap: new(big.Int)}, true)
 	case errors.Is(err, ErrWalletUnderfunded):
 		s.log.ErrorContext(ctx, "consolidate: sending wallet cannot pay; top it up", "tx", tx.ID, "wallet", s.sender, "err", err)
 	}
 	return fmt.Errorf("consolidate: broadcast transaction %d: %w", tx.ID, err)
 }
 
-// replace signs a new attempt for tx's nonce with bumped fees, a cancel if
-// cancel is set, records it, and only then sends it.
-func (s *Service) replace(ctx context.Context, tx Transaction, prev Attempt, cancel bool) error {
-	q, err := s.chain.Bump(ctx, prev.Quote)
+// replace signs a new attempt for tx's nonce with fees bumped over prev, a
+// cancel if cancel is set, records it, and only then sends it.
+func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cancel bool) error {
+	q, err := s.chain.Bump(ctx, prev)
 	if err != nil {
-		if errors.Is(err, ErrFeeTooHigh) {
-			// Keep the current attempt alive until fees come down.
-			s.log.WarnContext(ctx, "consolidate: cannot bump fees now", "tx", tx.ID, "err", err)
-			return s.chain.Broadcast(ctx, prev.Raw)
-		}
+		// Above the maximum fee: the current attempt stays in the pool
+		// until fees come down.
 		return fmt.Errorf("consolidate: bump fees of transaction %d: %w", tx.ID, err)
 	}
 	var signed SignedTx
@@ -236,7 +236,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Transaction, error) {
 		return tx, fmt.Errorf("consolidate: transaction %d has no signed attempt", id)
 	}
 	if latest := attempts[len(attempts)-1]; !latest.Cancel {
-		if err := s.replace(ctx, tx, latest, true); err != nil {
+		if err := s.replace(ctx, tx, latest.Quote, true); err != nil {
 			return tx, err
 		}
 	}
