@@ -181,6 +181,15 @@ func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
 // replace signs a new attempt for tx's nonce with fees bumped over prev, a
 // cancel if cancel is set, records it, and only then sends it.
 func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cancel bool) error {
+	if prev.GasLimit == 0 || prev.GasTipCap == nil || prev.GasFeeCap == nil {
+		// An attempt stored without its quote: price from today's fees.
+		fresh, err := s.chain.Quote(ctx, tx.To, tx.Amount)
+		if err != nil {
+			return fmt.Errorf("consolidate: quote replacement of transaction %d: %w", tx.ID, err)
+		}
+		prev.GasLimit = fresh.GasLimit
+		prev.GasTipCap, prev.GasFeeCap = new(big.Int), new(big.Int)
+	}
 	q, err := s.chain.Bump(ctx, prev)
 	if err != nil {
 		// Above the maximum fee: the current attempt stays in the pool
@@ -264,7 +273,7 @@ func (s *Service) handle(ctx context.Context, d Delivery) {
 	}
 	tx, err := s.Reconcile(ctx, id)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound) && tx.ID == 0:
 		log.ErrorContext(ctx, "consolidate: reconcile task for a missing transaction", "tx", id)
 		s.bury(ctx, d, err.Error())
 		return
