@@ -35,11 +35,25 @@ func (c *pendingChain) Sign(nonce uint64, to common.Address, amount *big.Int, q 
 	return consolidate.SignedTx{Hash: sha256.Sum256(raw), Raw: raw}, nil
 }
 
-func (c *pendingChain) Status(context.Context, common.Hash) (consolidate.ChainStatus, error) {
+func (c *pendingChain) SignCancel(nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+	return c.Sign(nonce, c.Sender(), big.NewInt(0), q)
+}
+
+func (c *pendingChain) Bump(_ context.Context, q consolidate.Quote) (consolidate.Quote, error) {
+	return q, nil
+}
+
+func (c *pendingChain) FinalizedNonce(context.Context) (uint64, error) { return 0, nil }
+
+func (c *pendingChain) Statuses(_ context.Context, hashes []common.Hash) ([]consolidate.ChainStatus, error) {
 	c.mu.Lock()
 	c.asked = append(c.asked, time.Now())
 	c.mu.Unlock()
-	return consolidate.ChainStatus{State: consolidate.TxPending}, nil
+	sts := make([]consolidate.ChainStatus, len(hashes))
+	for i := range sts {
+		sts[i].State = consolidate.TxPending
+	}
+	return sts, nil
 }
 
 // TestBackoffScheduleWithSeedDefaults runs the worker on a fake clock with
@@ -61,6 +75,7 @@ func TestBackoffScheduleWithSeedDefaults(t *testing.T) {
 			Logger:        quietLogger(),
 			PollInterval:  time.Second,
 			SweepInterval: time.Hour,
+			StuckAfter:    time.Hour * 1000,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -26,12 +26,32 @@ type Chain interface {
 	// Sign builds and signs a transfer with the given nonce and quote. It
 	// does no I/O.
 	Sign(nonce uint64, to common.Address, amount *big.Int, q Quote) (SignedTx, error)
+	// SignCancel signs a zero-value transfer from the sending wallet to
+	// itself with the given nonce and quote: a replacement that, once
+	// included, consumes the nonce so no other attempt for it can land. It
+	// does no I/O.
+	SignCancel(nonce uint64, q Quote) (SignedTx, error)
+	// Bump returns the quote for a replacement of a transaction signed with
+	// prev: tip and fee cap each at least 10 % above prev's (so nodes accept
+	// the replacement) and at least the network's current suggestion, with
+	// prev's gas limit. It fails with ErrFeeTooHigh if that would exceed the
+	// configured maximum fee.
+	Bump(ctx context.Context, prev Quote) (Quote, error)
 	// Broadcast sends a signed transaction. Sending bytes the node already
-	// knows is success. An error wrapping ErrRejected means these bytes can
-	// never be included; any other error may be transient.
+	// knows is success. Errors may wrap ErrRejected (these bytes can never
+	// be included), ErrNonceTooLow, ErrUnderpriced or ErrWalletUnderfunded;
+	// anything else is transient.
 	Broadcast(ctx context.Context, raw []byte) error
-	// Status reports where the transaction with hash stands.
-	Status(ctx context.Context, hash common.Hash) (ChainStatus, error)
+	// Statuses reports where each transaction stands, in the order of
+	// hashes, in as few round trips as the node allows (one batch call over
+	// JSON-RPC). An error may be transient (a node still indexing, a reorg
+	// under way): the caller checks again later rather than concluding
+	// anything.
+	Statuses(ctx context.Context, hashes []common.Hash) ([]ChainStatus, error)
+	// FinalizedNonce returns the sending wallet's nonce as of the newest
+	// final block: every nonce below it is consumed for good, by whichever
+	// transaction was included.
+	FinalizedNonce(ctx context.Context) (uint64, error)
 }
 
 // Quote holds the EIP-1559 gas parameters of one signed transfer.

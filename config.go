@@ -48,6 +48,11 @@ type Config struct {
 	// Backoff schedules the checks of a transaction that is not final yet.
 	// Defaults to the fields' defaults.
 	Backoff Backoff
+	// StuckAfter is how long the newest signed attempt of a transfer may
+	// wait unmined before a check re-signs it with bumped fees (same nonce,
+	// tip and fee cap each at least 10 % higher, bounded by the chain's
+	// maximum fee). Defaults to 3 min.
+	StuckAfter time.Duration
 	// Workers is how many reconcile tasks Run works on at once.
 	// Defaults to 4.
 	Workers int
@@ -131,6 +136,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.Backoff.Base, 100*time.Second)
 	setDefault(&out.Backoff.Max, 1600*time.Second)
 	setDefault(&out.Backoff.Checks, 32)
+	setDefault(&out.StuckAfter, 3*time.Minute)
 	setDefault(&out.Workers, 4)
 	setDefault(&out.Lease, time.Minute)
 	setDefault(&out.PollInterval, 100*time.Millisecond)
@@ -161,7 +167,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"LockTTL": c.LockTTL, "CacheTTL": c.CacheTTL, "NegativeCacheTTL": c.NegativeCacheTTL, "CacheTimeout": c.CacheTimeout,
 		"Backoff.Base": c.Backoff.Base, "Backoff.Max": c.Backoff.Max, "Lease": c.Lease,
-		"PollInterval": c.PollInterval, "TaskTimeout": c.TaskTimeout,
+		"PollInterval": c.PollInterval, "StuckAfter": c.StuckAfter, "TaskTimeout": c.TaskTimeout,
 		"SweepInterval": c.SweepInterval, "SweepGrace": c.SweepGrace, "RelayInterval": c.RelayInterval,
 	} {
 		if d < 0 {

@@ -130,6 +130,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, e
 		FeeTotal:       new(big.Int).Set(s.cfg.Fee),
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    requestHash(req),
+		Quote:          quote,
 		NextCheckAt:    now,
 		Now:            now,
 	}

@@ -32,10 +32,13 @@ type env struct {
 }
 
 type envOptions struct {
-	cfg       consolidate.Config
-	wrapChain func(consolidate.Chain) consolidate.Chain
-	wrapStore func(consolidate.Store) consolidate.Store
-	wrapQueue func(consolidate.Queue) consolidate.Queue
+	cfg consolidate.Config
+	// confirmations makes a transfer final that many blocks deep.
+	// Defaults to 1: final as soon as it is mined.
+	confirmations uint64
+	wrapChain     func(consolidate.Chain) consolidate.Chain
+	wrapStore     func(consolidate.Store) consolidate.Store
+	wrapQueue     func(consolidate.Queue) consolidate.Queue
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -51,7 +54,7 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	}
 	t.Cleanup(func() { store.Close() })
 	sim := chaintest.NewT(t, nil)
-	real, err := sim.NewChain(&chain.Options{Confirmations: 1})
+	real, err := sim.NewChain(&chain.Options{Confirmations: max(o.confirmations, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,9 +186,12 @@ func (e *env) waitFinal(id int64, timeout time.Duration) consolidate.Transaction
 func (e *env) status(hash common.Hash) (consolidate.ChainStatus, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		st, err := e.chain.Status(e.t.Context(), hash)
-		if err == nil || time.Now().After(deadline) {
-			return st, err
+		sts, err := e.chain.Statuses(e.t.Context(), []common.Hash{hash})
+		if err == nil {
+			return sts[0], nil
+		}
+		if time.Now().After(deadline) {
+			return consolidate.ChainStatus{}, err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -37,6 +37,23 @@ var (
 	// ErrRejected: the chain refused the signed transaction for good (it
 	// can never be included as signed). Returned by Chain.Broadcast.
 	ErrRejected = errors.New("consolidate: transaction rejected by the chain")
+	// ErrNonceTooLow: the node has already included a transaction with the
+	// sending wallet's nonce. Returned by Chain.Broadcast; it proves nothing
+	// by itself (the included transaction may be one of ours), so the
+	// Service checks every attempt of that nonce before deciding.
+	ErrNonceTooLow = errors.New("consolidate: nonce too low")
+	// ErrUnderpriced: the node will not take these bytes at their price
+	// (below the base fee, the minimum tip, or a too-small replacement
+	// bump). Returned by Chain.Broadcast; the cure is a fee bump.
+	ErrUnderpriced = errors.New("consolidate: transaction underpriced")
+	// ErrWalletUnderfunded: the sending wallet cannot pay for the transfer
+	// plus gas. Returned by Chain.Broadcast; it needs an operator to top the
+	// wallet up, and the Service retries meanwhile.
+	ErrWalletUnderfunded = errors.New("consolidate: sending wallet has insufficient funds")
+	// ErrFeeTooHigh: the network's fees are above the configured maximum,
+	// so no quote or bump can be made now. Returned by Chain.Quote and
+	// Chain.Bump.
+	ErrFeeTooHigh = errors.New("consolidate: network fee above the configured maximum")
 	// ErrClosed: the Service or backend has been closed.
 	ErrClosed = errors.New("consolidate: closed")
 )

@@ -4,19 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"strconv"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
-// Reconcile checks one transaction against the chain and settles it if it
-// is final: SUCCESSFUL for a successful receipt, FAILED with the amount
-// refunded and the fee charged for a reverted one. A transaction the node
-// does not know (dropped, or never sent) is broadcast again from its stored
-// bytes, which have the same hash. Reconcile is idempotent and safe to run
-// concurrently for the same transaction: a settlement is applied once.
+// Reconcile checks one transaction against the chain and settles it once
+// the chain has decided it. It is idempotent and safe to run concurrently
+// for the same transaction: a settlement is applied once.
+//
+// Every signed attempt of the transaction's nonce (the original, fee bumps,
+// a cancel) is checked in one batch:
+//
+//   - An attempt in a final block decides: a transfer with receipt status 1
+//     is SUCCESSFUL; status 0 (reverted) is FAILED with the amount refunded
+//     and the fee charged; a cancel is FAILED with a full refund. The
+//     transaction's hash becomes that of the attempt that landed.
+//   - An attempt mined but not final yet: wait.
+//   - Nothing mined, but the wallet's nonce is consumed in a final block by
+//     a transaction that is none of ours: the transfer can never land, so
+//     it is FAILED with a full refund.
+//   - Otherwise the nonce is still open: the newest attempt is broadcast
+//     again if the node has lost it (same bytes, same hash), re-signed with
+//     bumped fees if it has waited longer than Config.StuckAfter or the
+//     node calls it underpriced, and replaced by a cancel if the node
+//     refuses it for good, so that its nonce does not block every later
+//     transfer.
 //
 // It returns the transaction as it stands afterwards; a PENDING status
-// means "check again later".
+// means "check again later". Errors are transient: the worker checks again.
 func (s *Service) Reconcile(ctx context.Context, id int64) (Transaction, error) {
 	if err := ctx.Err(); err != nil {
 		return Transaction{}, err
@@ -28,48 +46,213 @@ func (s *Service) Reconcile(ctx context.Context, id int64) (Transaction, error) 
 	if err != nil || tx.Status.Final() {
 		return tx, err
 	}
-	st, err := s.chain.Status(ctx, tx.Hash)
+	attempts, err := s.store.Attempts(ctx, id)
 	if err != nil {
-		return tx, fmt.Errorf("consolidate: chain status of transaction %d: %w", id, err)
+		return tx, err
 	}
-	switch st.State {
-	case TxUnknown:
-		if err := s.chain.Broadcast(ctx, tx.Raw); err != nil {
-			return tx, fmt.Errorf("consolidate: rebroadcast transaction %d: %w", id, err)
+	if len(attempts) == 0 {
+		return tx, fmt.Errorf("consolidate: transaction %d has no signed attempt", id)
+	}
+	sts, err := s.statuses(ctx, attempts)
+	if err != nil {
+		return tx, err
+	}
+	if done, settled, err := s.decide(ctx, tx, attempts, sts); done {
+		return settled, err
+	}
+	// Nothing of ours is mined. A nonce consumed in a final block by some
+	// other transaction proves none of ours can land. Our attempts are
+	// checked again after reading the final nonce, in case one of them is
+	// what consumed it since the first look.
+	final, err := s.chain.FinalizedNonce(ctx)
+	if err != nil {
+		return tx, fmt.Errorf("consolidate: finalized nonce: %w", err)
+	}
+	if final > tx.Nonce {
+		if sts, err = s.statuses(ctx, attempts); err != nil {
+			return tx, err
 		}
-		s.log.InfoContext(ctx, "consolidate: rebroadcast", "tx", id, "hash", tx.Hash)
-		return tx, nil
-	case TxFinal:
-		return s.settle(ctx, tx, st)
+		if done, settled, err := s.decide(ctx, tx, attempts, sts); done {
+			return settled, err
+		}
+		s.log.WarnContext(ctx, "consolidate: nonce consumed by a foreign transaction; transfer voided", "tx", id, "nonce", tx.Nonce)
+		return s.settle(ctx, tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
+	}
+	latest := attempts[len(attempts)-1]
+	if time.Since(latest.CreatedAt) >= s.cfg.StuckAfter {
+		return tx, s.replace(ctx, tx, latest.Quote, latest.Cancel)
+	}
+	if sts[len(sts)-1].State == TxUnknown {
+		return tx, s.send(ctx, tx, latest)
 	}
 	return tx, nil
 }
 
-// settle applies a final receipt. A settlement that lost a race with
+// statuses asks the chain about every attempt in one batch.
+func (s *Service) statuses(ctx context.Context, attempts []Attempt) ([]ChainStatus, error) {
+	hashes := make([]common.Hash, len(attempts))
+	for i, a := range attempts {
+		hashes[i] = a.Hash
+	}
+	sts, err := s.chain.Statuses(ctx, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("consolidate: chain status: %w", err)
+	}
+	if len(sts) != len(hashes) {
+		return nil, fmt.Errorf("consolidate: chain returned %d statuses for %d transactions", len(sts), len(hashes))
+	}
+	return sts, nil
+}
+
+// decide settles tx if one of its attempts is final and reports done if an
+// attempt is mined at all (final or not), which ends this check.
+func (s *Service) decide(ctx context.Context, tx Transaction, attempts []Attempt, sts []ChainStatus) (bool, Transaction, error) {
+	for i, st := range sts {
+		if st.State != TxFinal {
+			continue
+		}
+		a := attempts[i]
+		set := Settlement{
+			Outcome:       OutcomeSuccess,
+			Hash:          a.Hash,
+			FeeBlockchain: st.Fee,
+			BlockNumber:   st.BlockNumber,
+			BlockHash:     st.BlockHash,
+			At:            time.Now(),
+		}
+		switch {
+		case a.Cancel:
+			set.Outcome = OutcomeDropped
+		case !st.Success:
+			set.Outcome = OutcomeReverted
+		}
+		settled, err := s.settle(ctx, tx, set)
+		return true, settled, err
+	}
+	for _, st := range sts {
+		if st.State == TxMined {
+			return true, tx, nil
+		}
+	}
+	return false, tx, nil
+}
+
+// settle applies a final outcome. A settlement that lost a race with
 // another worker is not an error: the stored row is returned.
-func (s *Service) settle(ctx context.Context, tx Transaction, st ChainStatus) (Transaction, error) {
-	set := Settlement{
-		Outcome:       OutcomeSuccess,
-		FeeBlockchain: st.Fee,
-		BlockNumber:   st.BlockNumber,
-		BlockHash:     st.BlockHash,
-		At:            time.Now(),
-	}
-	if !st.Success {
-		set.Outcome = OutcomeReverted
-	}
+func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (Transaction, error) {
 	settled, err := s.store.Settle(ctx, tx.ID, set)
 	if err != nil && !errors.Is(err, ErrNotPending) {
 		return tx, err
 	}
 	if err == nil {
-		s.log.InfoContext(ctx, "consolidate: settled", "tx", tx.ID, "status", settled.Status, "block", st.BlockNumber)
+		s.log.InfoContext(ctx, "consolidate: settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
 	}
 	s.fill(ctx, settled)
 	return settled, nil
 }
 
-// enqueueReconcile schedules a check of transaction id after delay.
+// send broadcasts one attempt and acts on what the node says.
+func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
+	err := s.chain.Broadcast(ctx, a.Raw)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNonceTooLow):
+		// Something took the nonce, perhaps one of our own attempts that
+		// the node has not indexed yet: the next check decides.
+		s.log.InfoContext(ctx, "consolidate: nonce already used; checking attempts next time", "tx", tx.ID, "nonce", tx.Nonce)
+		return nil
+	case errors.Is(err, ErrUnderpriced):
+		return s.replace(ctx, tx, a.Quote, a.Cancel)
+	case errors.Is(err, ErrRejected) && !a.Cancel:
+		// These bytes can never be included. Void the nonce with a cancel
+		// so it does not hold back every later transfer of the wallet;
+		// the refund follows once the cancel is final. The rejected
+		// attempt never entered the pool, so the cancel is priced from
+		// the network's current fees rather than as a bump over it.
+		s.log.ErrorContext(ctx, "consolidate: transfer rejected by the node; cancelling its nonce", "tx", tx.ID, "err", err)
+		return s.replace(ctx, tx, Quote{GasLimit: a.Quote.GasLimit, GasTipCap: new(big.Int), GasFeeCap: new(big.Int)}, true)
+	case errors.Is(err, ErrWalletUnderfunded):
+		s.log.ErrorContext(ctx, "consolidate: sending wallet cannot pay; top it up", "tx", tx.ID, "wallet", s.sender, "err", err)
+	}
+	return fmt.Errorf("consolidate: broadcast transaction %d: %w", tx.ID, err)
+}
+
+// replace signs a new attempt for tx's nonce with fees bumped over prev, a
+// cancel if cancel is set, records it, and only then sends it.
+func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cancel bool) error {
+	if prev.GasLimit == 0 || prev.GasTipCap == nil || prev.GasFeeCap == nil {
+		// An attempt stored without its quote: price from today's fees.
+		fresh, err := s.chain.Quote(ctx, tx.To, tx.Amount)
+		if err != nil {
+			return fmt.Errorf("consolidate: quote replacement of transaction %d: %w", tx.ID, err)
+		}
+		prev.GasLimit = fresh.GasLimit
+		prev.GasTipCap, prev.GasFeeCap = new(big.Int), new(big.Int)
+	}
+	q, err := s.chain.Bump(ctx, prev)
+	if err != nil {
+		// Above the maximum fee: the current attempt stays in the pool
+		// until fees come down.
+		return fmt.Errorf("consolidate: bump fees of transaction %d: %w", tx.ID, err)
+	}
+	var signed SignedTx
+	if cancel {
+		signed, err = s.chain.SignCancel(tx.Nonce, q)
+	} else {
+		signed, err = s.chain.Sign(tx.Nonce, tx.To, tx.Amount, q)
+	}
+	if err != nil {
+		return fmt.Errorf("consolidate: sign replacement of transaction %d: %w", tx.ID, err)
+	}
+	a := Attempt{SignedTx: signed, Quote: q, Cancel: cancel, CreatedAt: time.Now()}
+	if err := s.store.AddAttempt(ctx, tx.ID, a); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "consolidate: replacement signed", "tx", tx.ID, "hash", a.Hash, "cancel", cancel, "fee_cap", q.GasFeeCap)
+	if err := s.chain.Broadcast(ctx, a.Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
+		return fmt.Errorf("consolidate: broadcast replacement of transaction %d: %w", tx.ID, err)
+	}
+	return nil
+}
+
+// Cancel asks the chain to void a PENDING transfer: it signs a zero-value
+// transfer from the wallet to itself with the same nonce and bumped fees,
+// records it, and sends it. Whichever attempt lands decides: the cancel
+// makes the transfer FAILED with a full refund once final; the original
+// landing first makes it SUCCESSFUL as usual. Cancel also puts a
+// dead-lettered transfer back to work. Cancelling a transfer already being
+// cancelled sends nothing new.
+func (s *Service) Cancel(ctx context.Context, id int64) (Transaction, error) {
+	if err := ctx.Err(); err != nil {
+		return Transaction{}, err
+	}
+	if id <= 0 {
+		return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
+	}
+	tx, err := s.store.Transaction(ctx, id)
+	if err != nil {
+		return Transaction{}, err
+	}
+	if tx.Status.Final() {
+		return tx, fmt.Errorf("%w: transaction %d is %s", ErrNotPending, id, tx.Status)
+	}
+	attempts, err := s.store.Attempts(ctx, id)
+	if err != nil {
+		return tx, err
+	}
+	if len(attempts) == 0 {
+		return tx, fmt.Errorf("consolidate: transaction %d has no signed attempt", id)
+	}
+	if latest := attempts[len(attempts)-1]; !latest.Cancel {
+		if err := s.replace(ctx, tx, latest.Quote, true); err != nil {
+			return tx, err
+		}
+	}
+	return tx, s.Requeue(ctx, id)
+}
+
+// enqueueReconcile schedules a check of transactions after delay.
 func (s *Service) enqueueReconcile(ctx context.Context, delay time.Duration, ids ...int64) error {
 	msgs := make([]Message, len(ids))
 	for i, id := range ids {
@@ -90,7 +273,7 @@ func (s *Service) handle(ctx context.Context, d Delivery) {
 	}
 	tx, err := s.Reconcile(ctx, id)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound) && tx.ID == 0:
 		log.ErrorContext(ctx, "consolidate: reconcile task for a missing transaction", "tx", id)
 		s.bury(ctx, d, err.Error())
 		return

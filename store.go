@@ -41,6 +41,15 @@ type Store interface {
 	// RequestHash it returns ErrIdempotencyConflict. If sign fails, nothing
 	// is written and its error is returned.
 	Submit(ctx context.Context, p SubmitParams, sign SignFunc) (tx Transaction, created bool, err error)
+	// AddAttempt records another signed attempt for a PENDING transaction's
+	// nonce (a fee bump or a cancel) before it is sent, so that whichever
+	// attempt lands is known. Recording an attempt whose hash is already
+	// recorded for the transaction changes nothing. A final transaction is
+	// left alone (ErrNotPending).
+	AddAttempt(ctx context.Context, id int64, a Attempt) error
+	// Attempts lists a transaction's signed attempts in the order they were
+	// recorded, the original (stored by Submit) first.
+	Attempts(ctx context.Context, id int64) ([]Attempt, error)
 	// Transaction returns one transaction, or ErrNotFound.
 	Transaction(ctx context.Context, id int64) (Transaction, error)
 	// Transactions lists an account's transactions newest first, those with
@@ -50,6 +59,8 @@ type Store interface {
 
 	// Settle applies a final outcome to a PENDING transaction with its
 	// balance effect and an outbox event, all in one store transaction. If
+	// s.Hash is set, it names the attempt that landed, and the
+	// transaction's Hash and Raw become that attempt's. If
 	// the transaction is already final it changes nothing and returns the
 	// stored row with an error wrapping ErrNotPending.
 	Settle(ctx context.Context, id int64, s Settlement) (Transaction, error)
@@ -93,6 +104,7 @@ type SubmitParams struct {
 	FeeTotal       *big.Int
 	IdempotencyKey string   // empty for none
 	RequestHash    [32]byte // fingerprint of the request, compared on key reuse
+	Quote          Quote    // the gas parameters sign uses, stored with the first attempt
 	NextCheckAt    time.Time
 	Now            time.Time
 }
@@ -102,6 +114,16 @@ type SubmitParams struct {
 type SignedTx struct {
 	Hash common.Hash
 	Raw  []byte
+}
+
+// Attempt is one signed transaction for a transfer's nonce. A transfer has
+// one attempt per fee bump, plus one if it was cancelled; at most one of
+// them can ever be included.
+type Attempt struct {
+	SignedTx
+	Quote     Quote
+	Cancel    bool // a zero-value self-transfer that voids the transfer
+	CreatedAt time.Time
 }
 
 // SignFunc signs the transfer being submitted with the nonce the store

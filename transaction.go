@@ -103,8 +103,14 @@ func (o Outcome) String() string {
 
 // Settlement records the final outcome of a transaction.
 type Settlement struct {
-	Outcome       Outcome
-	FeeBlockchain *big.Int // nil for OutcomeDropped
+	Outcome Outcome
+	// Hash is the attempt that was included: the transfer for
+	// OutcomeSuccess and OutcomeReverted, the cancel (if any) for
+	// OutcomeDropped. Zero keeps the transaction's hash.
+	Hash common.Hash
+	// FeeBlockchain is what the chain took from the wallet for the
+	// included attempt; nil if none was included.
+	FeeBlockchain *big.Int
 	BlockNumber   uint64
 	BlockHash     common.Hash
 	At            time.Time

@@ -17,12 +17,15 @@ import (
 )
 
 // Client is the part of a go-ethereum JSON-RPC client a Chain uses. Both
-// *ethclient.Client and the simulated backend's client satisfy it.
+// *ethclient.Client and the simulated backend's client satisfy it. A
+// Client that also implements RPCClient is asked in batches where that
+// saves round trips.
 type Client interface {
 	ChainID(ctx context.Context) (*big.Int, error)
 	BlockNumber(ctx context.Context) (uint64, error)
 	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
 	CodeAt(ctx context.Context, account common.Address, blockNumber *big.Int) ([]byte, error)
+	NonceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (uint64, error)
 	PendingNonceAt(ctx context.Context, account common.Address) (uint64, error)
 	SuggestGasTipCap(ctx context.Context) (*big.Int, error)
 	SendTransaction(ctx context.Context, tx *types.Transaction) error
@@ -33,6 +36,7 @@ type Client interface {
 var (
 	_ consolidate.Chain = (*Chain)(nil)
 	_ Client            = (*ethclient.Client)(nil)
+	_ RPCClient         = (*ethclient.Client)(nil)
 )
 
 // Chain is a consolidate.Chain for one sending wallet on one Ethereum

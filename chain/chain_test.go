@@ -48,7 +48,39 @@ func send(t *testing.T, c *chain.Chain, to common.Address, amount *big.Int) cons
 	if err := c.Broadcast(ctx, tx.Raw); err != nil {
 		t.Fatal(err)
 	}
+	// The pool counts the transaction in the pending nonce once it has
+	// promoted it, in the background; wait, so the next send gets the
+	// next nonce.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		next, err := c.Nonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next > nonce {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending nonce still %d after sending %s", next, tx.Hash)
+		}
+	}
 	return tx
+}
+
+// broadcastMined sends raw, signed with a nonce a block just used. The
+// node's pool drops what a block included in the background, and until
+// it has, it answers as for a nonce still pending (already known, or
+// underpriced); so this retries for a few seconds until the node answers
+// ErrNonceTooLow, and returns its last answer.
+func broadcastMined(t *testing.T, c *chain.Chain, raw []byte) error {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := c.Broadcast(t.Context(), raw)
+		if errors.Is(err, chain.ErrNonceTooLow) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func status(t *testing.T, c *chain.Chain, hash common.Hash) consolidate.ChainStatus {
@@ -160,7 +192,7 @@ func TestBroadcastSameBytesTwice(t *testing.T) {
 	}
 	// Once mined, the node no longer holds the bytes in its pool and
 	// answers with the nonce; Status tells the caller it was these bytes.
-	err := c.Broadcast(t.Context(), tx.Raw)
+	err := broadcastMined(t, c, tx.Raw)
 	if !errors.Is(err, chain.ErrNonceTooLow) || errors.Is(err, consolidate.ErrRejected) {
 		t.Fatalf("broadcast after mining: %v, want ErrNonceTooLow only", err)
 	}
@@ -181,7 +213,7 @@ func TestBroadcastNonceTooLow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Broadcast(t.Context(), other.Raw)
+	err = broadcastMined(t, c, other.Raw)
 	if !errors.Is(err, chain.ErrNonceTooLow) || errors.Is(err, consolidate.ErrRejected) {
 		t.Fatalf("reused nonce: %v, want ErrNonceTooLow only", err)
 	}
@@ -402,5 +434,63 @@ func TestStatusAfterReorg(t *testing.T) {
 	}
 	if got := balance(t, sim, to); got.Cmp(big.NewInt(8)) != 0 {
 		t.Fatalf("recipient has %v, want only the replacement's 8", got)
+	}
+}
+
+func TestReorgedOutAndRebroadcast(t *testing.T) {
+	t.Parallel()
+	sim, paths := bothPaths(t, nil)
+	c := paths[0].c
+	ctx := t.Context()
+	to := randomAddress(t)
+	sim.Commit()
+	parent, err := sim.Client().HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := send(t, c, to, big.NewInt(7))
+	old := sim.Commit()
+	if st := statuses(t, c, tx.Hash)[0]; st.State != consolidate.TxFinal || st.BlockHash != old {
+		t.Fatalf("before the reorg: %+v", st)
+	}
+
+	sim.Rollback()
+	if err := sim.Fork(parent.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	// The node puts the removed block's transaction back in its mempool,
+	// in the background; drop it, as a node that restarted would have.
+	dropped := false
+	for deadline := time.Now().Add(10 * time.Second); !dropped && time.Now().Before(deadline); {
+		sim.Rollback()
+		time.Sleep(20 * time.Millisecond)
+		dropped = status(t, c, tx.Hash).State == consolidate.TxUnknown
+	}
+	if !dropped {
+		t.Fatal("the reorged transaction stayed in the mempool")
+	}
+	sim.Commit() // block 2 of the new branch, without it
+	for _, p := range paths {
+		if st := statuses(t, p.c, tx.Hash)[0]; st.State != consolidate.TxUnknown {
+			t.Fatalf("%s: reorged out and dropped: %+v, want unknown", p.name, st)
+		}
+	}
+
+	// The stored bytes are all it takes.
+	if err := c.Broadcast(ctx, tx.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, c, tx.Hash); st.State != consolidate.TxPending {
+		t.Fatalf("rebroadcast: %+v, want pending", st)
+	}
+	block := sim.Commit()
+	for _, p := range paths {
+		st := statuses(t, p.c, tx.Hash)[0]
+		if st.State != consolidate.TxFinal || st.BlockHash != block || st.BlockHash == old || st.BlockNumber != 3 {
+			t.Fatalf("%s: mined again: %+v, want final in block 3 %s", p.name, st, block)
+		}
+	}
+	if got := balance(t, sim, to); got.Int64() != 7 {
+		t.Fatalf("recipient has %v, want 7 once", got)
 	}
 }

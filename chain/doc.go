@@ -10,6 +10,18 @@
 // suggested tip, and a fee cap of twice the latest base fee plus the tip,
 // bounded by Options.MaxFeePerGas.
 //
+// # Fee bumps and cancels
+//
+// A transfer that waits too long is replaced, never forgotten: every
+// attempt signed for a nonce may still be the one included, so each is
+// persisted before it is sent. Bump prices the next attempt from the last
+// one's quote: tip and fee cap each at least 10 % higher (what nodes
+// require to replace a pending transaction) and at least what the network
+// asks now, within Options.MaxFeePerGas. Sign with that quote re-sends the
+// transfer; SignCancel with it signs a zero-value transfer from the wallet
+// to itself that, once included, consumes the nonce so that no attempt of
+// the transfer can land.
+//
 // # Broadcasting
 //
 // Broadcast sends the signed bytes. Sending bytes the node already holds
@@ -21,26 +33,51 @@
 //     signature or chain ID, gas limit below the intrinsic cost or above
 //     the cap, a fee above the node's RPC fee cap, malformed bytes).
 //   - ErrNonceTooLow: the nonce is used. Either these bytes were mined
-//     (Status finds them) or another transaction took the nonce.
+//     (Statuses finds them) or another transaction took the nonce.
 //   - ErrUnderpriced, ErrWalletUnderfunded: the node will not take the
 //     bytes now; they may be taken later, or replaced by a new attempt.
 //   - anything else, including network errors: may be transient.
 //
+// ErrNonceTooLow, ErrUnderpriced, ErrWalletUnderfunded and ErrFeeTooHigh
+// are the consolidate package's sentinels of the same names, so errors.Is
+// matches either spelling.
+//
 // # Status and finality
 //
-// Status reads the receipt and checks that the header at its block number
-// still has its block hash, so a receipt from a block a reorg removed is
-// not reported as mined. A mined transaction is final when its block is at
-// or below the node's finalized block, or at least Options.Confirmations
-// blocks deep (the block holding it counts as one). A node without a
-// finalized block (before the merge, or a dev chain) leaves depth to
-// decide alone. Fee is gasUsed × effectiveGasPrice from the receipt.
+// Statuses reads each receipt and checks that the header at its block
+// number still has its block hash, so a receipt from a block a reorg
+// removed is not reported as mined; a transaction without a usable
+// receipt is pending if the node's mempool holds it, else unknown. A mined
+// transaction is final when its block is at or below the node's finalized
+// block, or at least Options.Confirmations blocks deep (the block holding
+// it counts as one). A node without a finalized block (before the merge,
+// or one that does not know the tag) leaves depth to decide alone. Fee is
+// gasUsed × effectiveGasPrice from the receipt. Status is Statuses of one
+// hash.
+//
+// FinalizedNonce applies the same rule to the wallet: its nonce at the
+// newest final block. Every nonce below it is used for good, by whichever
+// attempt was included.
+//
+// Over JSON-RPC (a client implementing RPCClient, such as the one Dial
+// opens) Statuses sends its reads as batch calls: the receipts with the
+// head and finalized blocks in one, the headers and mempool lookups they
+// call for in a second, and a third only when a receipt turns out to be
+// from a block no longer canonical. A batch holds at most 100 calls, so
+// longer lists take more round trips. Other clients, such as the
+// simulated backend's, are asked one call at a time, with the same
+// results.
 //
 // # Limits
 //
 //   - The Chain keeps no state: it does not track nonces, pending
 //     transactions or fee bumps. The caller allocates nonces, persists
-//     the signed bytes and re-signs with higher fees when it wants to.
+//     every signed attempt and asks Bump for a replacement when it wants
+//     one.
+//   - Statuses answers for all hashes or none: if the node's answer about
+//     one of them is an error or inconsistent (an index still being
+//     built, a reorg half applied), the whole call fails and is best
+//     repeated later.
 //   - Depth-based finality is a policy, not a guarantee: a reorg deeper
 //     than Options.Confirmations can still remove a block counted final.
 //     Trust only the finalized block by setting Confirmations to

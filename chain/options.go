@@ -27,11 +27,12 @@ type Options struct {
 	ContractGasLimit uint64
 	// MaxFeePerGas caps the fee cap (maxFeePerGas) of every quote. Quote
 	// fails with ErrFeeTooHigh when the network's current base fee plus tip
-	// is above it. Defaults to 500 gwei.
+	// is above it, and Bump when a replacement would have to offer more.
+	// Defaults to 500 gwei.
 	MaxFeePerGas *big.Int
-	// GasTipCap is the priority fee (maxPriorityFeePerGas) of every quote.
-	// Defaults to the node's suggestion (eth_maxPriorityFeePerGas) at the
-	// time of each Quote.
+	// GasTipCap is the priority fee (maxPriorityFeePerGas) of every quote,
+	// and the least a bump offers. Defaults to the node's suggestion
+	// (eth_maxPriorityFeePerGas) at the time of each Quote or Bump.
 	GasTipCap *big.Int
 }
 

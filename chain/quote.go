@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -35,23 +36,34 @@ func (c *Chain) Quote(ctx context.Context, to common.Address, amount *big.Int) (
 		gas = c.opts.ContractGasLimit
 	}
 
+	baseFee, tip, err := c.market(ctx)
+	if err != nil {
+		return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: %w", err)
+	}
+	return feeQuote(gas, baseFee, tip, c.opts.MaxFeePerGas)
+}
+
+// market returns the latest block's base fee and the tip to offer now:
+// Options.GasTipCap, or the node's suggestion.
+func (c *Chain) market(ctx context.Context) (baseFee, tip *big.Int, err error) {
 	head, err := c.client.HeaderByNumber(ctx, nil)
 	if err != nil {
-		return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: latest header: %w", err)
+		return nil, nil, fmt.Errorf("latest header: %w", err)
 	}
 	if head == nil || head.BaseFee == nil {
-		return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: node has no base fee (chain before EIP-1559)")
+		return nil, nil, errors.New("node has no base fee (chain before EIP-1559)")
 	}
-	tip := copyBig(c.opts.GasTipCap)
-	if tip == nil {
-		if tip, err = c.client.SuggestGasTipCap(ctx); err != nil {
-			return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: suggested tip: %w", err)
-		}
-		if tip == nil || tip.Sign() < 0 {
-			return consolidate.Quote{}, fmt.Errorf("consolidate: chain: quote: node suggested tip %v", tip)
-		}
+	if c.opts.GasTipCap != nil {
+		return head.BaseFee, copyBig(c.opts.GasTipCap), nil
 	}
-	return feeQuote(gas, head.BaseFee, tip, c.opts.MaxFeePerGas)
+	tip, err = c.client.SuggestGasTipCap(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("suggested tip: %w", err)
+	}
+	if tip == nil || tip.Sign() < 0 || tip.BitLen() > 256 {
+		return nil, nil, fmt.Errorf("node suggested tip %v", tip)
+	}
+	return head.BaseFee, tip, nil
 }
 
 // feeQuote prices a transaction from the base fee and tip within maxFee.

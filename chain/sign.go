@@ -23,24 +23,59 @@ func (c *Chain) Sign(nonce uint64, to common.Address, amount *big.Int, q consoli
 	if err := checkQuote(q); err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	// NewTx copies every big integer, so the caller's values stay theirs.
-	tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{
-		ChainID:   c.chainID,
+	return c.sign(&types.DynamicFeeTx{
 		Nonce:     nonce,
 		GasTipCap: q.GasTipCap,
 		GasFeeCap: q.GasFeeCap,
 		Gas:       q.GasLimit,
 		To:        &to,
 		Value:     amount,
-	}), c.signer, c.key)
+	})
+}
+
+// SignCancel builds and signs a transaction that voids whatever else was
+// signed with nonce: a transfer of 0 wei from the wallet to itself with
+// the gas limit of a plain transfer (21000, whatever q.GasLimit says) and
+// q's fee caps. Once it is included, no other transaction with that nonce
+// can be. To replace a transaction still waiting in the mempool, price q
+// with Bump from that transaction's quote, or nodes refuse it with
+// ErrUnderpriced. Like Sign it does no I/O and is deterministic.
+//
+// A wallet with code of its own (delegated under EIP-7702) runs that code
+// on the self-transfer, which then fails for lack of gas; it is still
+// included and still consumes the nonce.
+func (c *Chain) SignCancel(nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+	if c.key == nil {
+		return consolidate.SignedTx{}, errNotNew
+	}
+	q.GasLimit = params.TxGas
+	if err := checkQuote(q); err != nil {
+		return consolidate.SignedTx{}, err
+	}
+	return c.sign(&types.DynamicFeeTx{
+		Nonce:     nonce,
+		GasTipCap: q.GasTipCap,
+		GasFeeCap: q.GasFeeCap,
+		Gas:       q.GasLimit,
+		To:        &c.sender,
+		Value:     new(big.Int),
+	})
+}
+
+// sign signs tx for the Chain's network and encodes it.
+func (c *Chain) sign(tx *types.DynamicFeeTx) (consolidate.SignedTx, error) {
+	tx.ChainID = c.chainID
+	// NewTx copies every big integer and the recipient, so the caller's
+	// values stay theirs.
+	signed, err := types.SignTx(types.NewTx(tx), c.signer, c.key)
 	if err != nil {
 		return consolidate.SignedTx{}, fmt.Errorf("consolidate: chain: sign: %w", err)
 	}
-	raw, err := tx.MarshalBinary()
+	raw, err := signed.MarshalBinary()
 	if err != nil {
 		return consolidate.SignedTx{}, fmt.Errorf("consolidate: chain: encode: %w", err)
 	}
-	return consolidate.SignedTx{Hash: tx.Hash(), Raw: raw}, nil
+	return consolidate.SignedTx{Hash: signed.Hash(), Raw: raw}, nil
 }
 
 // checkTransfer rejects what the Service would reject anyway, so a Chain

@@ -156,5 +156,17 @@ func TestZeroChainDoesNotPanic(t *testing.T) {
 	if _, err := c.Status(ctx, common.Hash{}); err == nil {
 		t.Error("Status on a zero Chain succeeded")
 	}
+	if _, err := c.Statuses(ctx, []common.Hash{{}}); err == nil {
+		t.Error("Statuses on a zero Chain succeeded")
+	}
+	if _, err := c.FinalizedNonce(ctx); err == nil {
+		t.Error("FinalizedNonce on a zero Chain succeeded")
+	}
+	if _, err := c.Bump(ctx, testQuote()); err == nil {
+		t.Error("Bump on a zero Chain succeeded")
+	}
+	if _, err := c.SignCancel(0, testQuote()); err == nil {
+		t.Error("SignCancel on a zero Chain succeeded")
+	}
 	c.Close()
 }

@@ -7,14 +7,22 @@
 //
 // The chain ID is 1337. Blocks are mined only by Commit, Mine, AutoMine
 // and DeployReverter. The node marks a block finalized every 32 blocks.
+//
+// Client reaches the node in-process, one call at a time. With
+// Options.ServeIPC the node also serves JSON-RPC on a local socket, for
+// code that should talk to it as to a remote node, batch calls included.
 package chaintest
 
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +31,9 @@ import (
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
@@ -43,6 +53,13 @@ type Options struct {
 	// Fund lists more addresses to fund with Balance at genesis. Defaults
 	// to none.
 	Fund []common.Address
+	// ServeIPC makes the node also serve JSON-RPC on a local socket (a
+	// Unix domain socket, or a named pipe on Windows) whose path Endpoint
+	// returns, so a client can reach it the way it reaches a remote node:
+	// chain.Dial on that path gives a Chain that batches its reads, which
+	// Client cannot (it does not implement chain.RPCClient). Defaults to
+	// off.
+	ServeIPC bool
 }
 
 // Chain is a running in-process chain. Its methods are safe for concurrent
@@ -55,6 +72,8 @@ type Chain struct {
 	Backend *simulated.Backend
 
 	client   simulated.Client // kept: Backend.Client returns nil after Close
+	endpoint string           // IPC path, or ""
+	ipcDir   string           // holds the socket; removed by Close
 	key      *ecdsa.PrivateKey
 	deployer *ecdsa.PrivateKey // pays for DeployReverter, so the sender's nonces stay the caller's
 
@@ -94,11 +113,46 @@ func New(opts *Options) (*Chain, error) {
 	for _, a := range o.Fund {
 		alloc[a] = types.Account{Balance: new(big.Int).Set(balance)}
 	}
-	backend, err := newBackend(alloc)
+	var endpoint, ipcDir string
+	if o.ServeIPC {
+		if endpoint, ipcDir, err = ipcEndpoint(); err != nil {
+			return nil, err
+		}
+	}
+	backend, err := newBackend(alloc, endpoint)
 	if err != nil {
+		if ipcDir != "" {
+			os.RemoveAll(ipcDir)
+		}
 		return nil, err
 	}
-	return &Chain{Backend: backend, client: backend.Client(), key: key, deployer: deployer, done: make(chan struct{})}, nil
+	return &Chain{
+		Backend:  backend,
+		client:   backend.Client(),
+		endpoint: endpoint,
+		ipcDir:   ipcDir,
+		key:      key,
+		deployer: deployer,
+		done:     make(chan struct{}),
+	}, nil
+}
+
+// ipcEndpoint picks a path no other chain uses for the node's socket. On
+// Unix it is in a new temporary directory with a short name, as socket
+// paths are limited to about 100 bytes.
+func ipcEndpoint() (endpoint, dir string, err error) {
+	if runtime.GOOS == "windows" {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", "", fmt.Errorf("chaintest: pipe name: %w", err)
+		}
+		return fmt.Sprintf(`\\.\pipe\chaintest-%x`, b), "", nil
+	}
+	dir, err = os.MkdirTemp("", "chaintest")
+	if err != nil {
+		return "", "", fmt.Errorf("chaintest: socket directory: %w", err)
+	}
+	return filepath.Join(dir, "node.ipc"), dir, nil
 }
 
 // sendingKey returns a new key, or given rebuilt from its private scalar
@@ -123,14 +177,16 @@ func sendingKey(given *ecdsa.PrivateKey) (*ecdsa.PrivateKey, error) {
 }
 
 // newBackend turns the panics NewBackend uses for startup failures into an
-// error.
-func newBackend(alloc types.GenesisAlloc) (b *simulated.Backend, err error) {
+// error. A non-empty ipc is where the node serves JSON-RPC.
+func newBackend(alloc types.GenesisAlloc, ipc string) (b *simulated.Backend, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("chaintest: start simulated backend: %v", r)
 		}
 	}()
-	return simulated.NewBackend(alloc), nil
+	return simulated.NewBackend(alloc, func(nc *node.Config, _ *ethconfig.Config) {
+		nc.IPCPath = ipc
+	}), nil
 }
 
 // NewT starts a chain for a test and closes it when the test ends. It
@@ -160,6 +216,9 @@ func (c *Chain) Close() error {
 	c.closed = true
 	close(c.done)
 	err := c.Backend.Close()
+	if c.ipcDir != "" {
+		err = errors.Join(err, os.RemoveAll(c.ipcDir))
+	}
 	c.mu.Unlock()
 	// Outside the lock: a miner goroutine may be waiting for it, and sees
 	// closed as soon as it gets it.
@@ -169,6 +228,11 @@ func (c *Chain) Close() error {
 
 // Client returns a client of the node. After Close its calls fail.
 func (c *Chain) Client() simulated.Client { return c.client }
+
+// Endpoint returns the path of the node's JSON-RPC socket, or "" unless
+// Options.ServeIPC is set. Clients connected to it stop working at Close;
+// close them too.
+func (c *Chain) Endpoint() string { return c.endpoint }
 
 // Key returns the sending wallet's key.
 func (c *Chain) Key() *ecdsa.PrivateKey { return c.key }

@@ -6,6 +6,9 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/chain"
 )
 
 func head(t *testing.T, c *Chain) uint64 {
@@ -249,5 +253,39 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	if _, err := c.DeployReverter(context.Background()); err == nil {
 		t.Fatal("DeployReverter after Close succeeded")
+	}
+}
+
+func TestServeIPC(t *testing.T) {
+	t.Parallel()
+	if NewT(t, nil).Endpoint() != "" {
+		t.Fatal("an endpoint without ServeIPC")
+	}
+	c, err := New(&Options{ServeIPC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	ch, err := chain.Dial(ctx, c.Endpoint(), c.Key(), nil) // asks the chain ID over the socket
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	if ch.ChainID().Int64() != ChainID || ch.Sender() != c.Sender() {
+		t.Fatalf("chain ID %v, sender %s", ch.ChainID(), ch.Sender())
+	}
+	c.Commit()
+	if n, err := ch.FinalizedNonce(ctx); err != nil || n != 0 {
+		t.Fatalf("finalized nonce over the socket: %d, %v", n, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(c.Endpoint())); runtime.GOOS != "windows" && !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket directory left behind: %v", err)
+	}
+	if _, err := ch.Nonce(ctx); err == nil {
+		t.Fatal("the socket still answers after Close")
 	}
 }

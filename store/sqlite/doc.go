@@ -31,6 +31,18 @@
 // arithmetic on them. Nonces and block numbers are SQLite integers, so
 // values above 2^63−1 are refused.
 //
+// # Attempts
+//
+// Every signed transaction for a transfer's nonce is kept in the attempts
+// table: the original, written by Submit in the same transaction as the
+// transfer, then each fee bump or cancel recorded by AddAttempt before it
+// is sent. A signed transaction's hash belongs to one transfer only.
+// Attempts are bookkeeping: recording one leaves the transfer's row and
+// Version alone, and the transfer shows the original's Hash and Raw until
+// Settle names the attempt that landed. Transfers stored before attempts
+// were have their original as the only attempt, with the quote not known
+// (zero GasLimit, nil caps).
+//
 // # Schema
 //
 // Open applies the embedded migrations the file has not seen, in one

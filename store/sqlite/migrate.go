@@ -61,6 +61,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	return apply(ctx, db, ms)
+}
+
+// apply applies those of ms, in version order, that db has not seen.
+func apply(ctx context.Context, db *sql.DB, ms []migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

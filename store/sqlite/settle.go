@@ -3,22 +3,31 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/big"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
 
 // Every statement that changes a transaction is guarded by
 // status = 'PENDING', so a final row can never change again.
 const (
-	sqlSettle = `UPDATE transactions SET status = ?, version = version + 1, fee_blockchain = ?,
-		block_number = ?, block_hash = ?, next_check_at = NULL, updated_at = ?
+	sqlSettle = `UPDATE transactions SET status = ?, version = version + 1, hash = ?, raw = ?,
+		fee_blockchain = ?, block_number = ?, block_hash = ?, next_check_at = NULL, updated_at = ?
 		WHERE id = ? AND status = 'PENDING'`
 )
 
 // Settle applies a final outcome to a PENDING transaction; see
 // consolidate.Store. A zero st.At means the current time.
+//
+// A non-zero st.Hash must be one of the transaction's attempts, or Settle
+// changes nothing and fails with ErrNotFound; the transaction's Hash and
+// Raw become that attempt's. FeeBlockchain, BlockNumber and BlockHash are
+// stored as given for every outcome: for OutcomeDropped they describe the
+// cancel that landed, if one did. The wallet paid for it, the account is
+// still refunded in full.
 func (s *Store) Settle(ctx context.Context, id int64, st consolidate.Settlement) (consolidate.Transaction, error) {
 	t, err := s.settle(ctx, id, st)
 	if err != nil {
@@ -28,20 +37,17 @@ func (s *Store) Settle(ctx context.Context, id int64, st consolidate.Settlement)
 }
 
 func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement) (consolidate.Transaction, error) {
-	var feeChain []byte
 	switch st.Outcome {
-	case consolidate.OutcomeSuccess, consolidate.OutcomeReverted:
-		if st.FeeBlockchain != nil {
-			var err error
-			if feeChain, err = encodeAmount(st.FeeBlockchain); err != nil {
-				return consolidate.Transaction{}, fmt.Errorf("blockchain fee: %w", err)
-			}
-		}
-	case consolidate.OutcomeDropped:
-		// Never mined: no chain fee, no block.
-		st.BlockNumber, st.BlockHash = 0, [32]byte{}
+	case consolidate.OutcomeSuccess, consolidate.OutcomeReverted, consolidate.OutcomeDropped:
 	default:
 		return consolidate.Transaction{}, fmt.Errorf("transaction %d: invalid outcome %d", id, int(st.Outcome))
+	}
+	var feeChain []byte
+	if st.FeeBlockchain != nil {
+		var err error
+		if feeChain, err = encodeAmount(st.FeeBlockchain); err != nil {
+			return consolidate.Transaction{}, fmt.Errorf("blockchain fee %v: %w", st.FeeBlockchain, err)
+		}
 	}
 	block, err := toInt64("block number", st.BlockNumber)
 	if err != nil {
@@ -59,6 +65,10 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 			out = t
 			return fmt.Errorf("transaction %d is %s: %w", id, t.Status, consolidate.ErrNotPending)
 		}
+		hash, raw, err := landed(ctx, tx, t, st.Hash)
+		if err != nil {
+			return err
+		}
 		a, err := loadAccount(ctx, tx, t.AccountID)
 		if err != nil {
 			return err
@@ -66,8 +76,8 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 		if err := saveBalances(ctx, tx, a.ID, settled(a, t, st.Outcome), at); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, sqlSettle, string(st.Outcome.Status()), feeChain,
-			block, nullHash(st.BlockHash), unixNano(at), id)
+		res, err := tx.ExecContext(ctx, sqlSettle, string(st.Outcome.Status()), hash.Bytes(), raw,
+			feeChain, block, nullHash(st.BlockHash), unixNano(at), id)
 		if err != nil {
 			return err
 		}
@@ -85,6 +95,25 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 		return err
 	})
 	return out, err
+}
+
+// landed returns the hash and bytes t settles with: those of the attempt
+// named by hash, which must be one of t's, or t's own if hash is zero.
+// Moving transactions.hash (UNIQUE) to it cannot collide: every
+// transaction's hash is one of its own attempts, and attempts.hash is
+// UNIQUE too.
+func landed(ctx context.Context, tx *sql.Tx, t consolidate.Transaction, hash common.Hash) (common.Hash, []byte, error) {
+	if hash == (common.Hash{}) || hash == t.Hash {
+		return t.Hash, t.Raw, nil
+	}
+	owner, a, err := attemptByHash(ctx, tx, hash)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && owner != t.ID {
+		return common.Hash{}, nil, fmt.Errorf("transaction %d has no attempt %s: %w", t.ID, hash, consolidate.ErrNotFound)
+	}
+	if err != nil {
+		return common.Hash{}, nil, err
+	}
+	return hash, a.raw, nil
 }
 
 // settled returns the account's balances after t ends with outcome o

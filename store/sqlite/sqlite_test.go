@@ -132,9 +132,10 @@ func BenchmarkStoreSubmit(b *testing.B) {
 		To:        common.HexToAddress("0x02"),
 		Amount:    big.NewInt(1000),
 		FeeTotal:  big.NewInt(10),
+		Quote:     consolidate.Quote{GasLimit: 21_000, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(30e9)},
 	}
 	sign := func(nonce uint64) (consolidate.SignedTx, error) {
-		var h common.Hash
+		h := common.Hash{0: 1} // never the zero hash, which Submit refuses
 		binary.BigEndian.PutUint64(h[24:], nonce)
 		return consolidate.SignedTx{Hash: h, Raw: h[:]}, nil
 	}

@@ -29,7 +29,11 @@ const errCodeInsufficientFunds = "insufficient_funds"
 // Submit records a new PENDING transaction; see consolidate.Store.
 //
 // A zero p.NextCheckAt means due at once and a zero p.Now the current
-// time. FeeTotal may be zero; Amount must be positive.
+// time. FeeTotal may be zero; Amount must be positive. The signed
+// transaction is also the transaction's first attempt, recorded with
+// p.Quote, whose caps are both nil (not known) or both uint256 values
+// (else ErrInvalidAmount). A signed transaction with the zero hash or no
+// bytes is refused like a failed signature.
 func (s *Store) Submit(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (consolidate.Transaction, bool, error) {
 	t, created, err := s.submit(ctx, p, sign)
 	if err != nil {
@@ -46,6 +50,10 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 	fee, err := encodeAmount(p.FeeTotal)
 	if err != nil {
 		return consolidate.Transaction{}, false, fmt.Errorf("fee: %w", consolidate.ErrInvalidAmount)
+	}
+	quote, err := encodeQuote(p.Quote)
+	if err != nil {
+		return consolidate.Transaction{}, false, fmt.Errorf("quote: %w", err)
 	}
 	if sign == nil {
 		return consolidate.Transaction{}, false, errors.New("nil sign function")
@@ -89,21 +97,24 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 		// Signing happens inside the transaction so the nonce it uses is the
 		// one stored; if it fails, the rollback returns the nonce.
 		signed, err := sign(nonce)
+		if err == nil {
+			err = checkSigned(signed)
+		}
 		if err != nil {
 			return fmt.Errorf("sign nonce %d: %w", nonce, err)
 		}
-		raw := signed.Raw
-		if raw == nil {
-			raw = []byte{}
-		}
 		res, err := tx.ExecContext(ctx, sqlInsertPending, p.AccountID, p.From.Bytes(), p.To.Bytes(),
-			amount, fee, int64(nonce), signed.Hash.Bytes(), raw, nullString(p.IdempotencyKey),
+			amount, fee, int64(nonce), signed.Hash.Bytes(), signed.Raw, nullString(p.IdempotencyKey),
 			nullTime(next), unixNano(now), unixNano(now))
 		if err != nil {
 			return err
 		}
 		id, err := res.LastInsertId()
 		if err != nil {
+			return err
+		}
+		first := attemptRow{hash: signed.Hash.Bytes(), raw: signed.Raw, quote: quote, createdAt: unixNano(now)}
+		if err := insertAttempt(ctx, tx, id, 1, first); err != nil {
 			return err
 		}
 		b := balances{available: new(big.Int).Sub(a.Available, hold), current: a.Current}

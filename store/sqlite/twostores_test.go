@@ -26,6 +26,8 @@ func TestConformanceTwoStores(t *testing.T) {
 	})
 }
 
+var _ consolidate.Store = (*twoStores)(nil)
+
 type twoStores struct {
 	s [2]*sqlite.Store
 	n atomic.Uint64
@@ -44,6 +46,12 @@ func (m *twoStores) Credit(ctx context.Context, id int64, amount *big.Int, ref s
 }
 func (m *twoStores) Submit(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (consolidate.Transaction, bool, error) {
 	return m.next().Submit(ctx, p, sign)
+}
+func (m *twoStores) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt) error {
+	return m.next().AddAttempt(ctx, id, a)
+}
+func (m *twoStores) Attempts(ctx context.Context, id int64) ([]consolidate.Attempt, error) {
+	return m.next().Attempts(ctx, id)
 }
 func (m *twoStores) Transaction(ctx context.Context, id int64) (consolidate.Transaction, error) {
 	return m.next().Transaction(ctx, id)

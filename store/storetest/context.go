@@ -27,6 +27,10 @@ func testCancelledContext(t *testing.T, s consolidate.Store) {
 		{"Account", func() error { _, err := s.Account(ctx, a.ID); return err }},
 		{"Credit", func() error { _, err := s.Credit(ctx, a.ID, big.NewInt(1), "cancelled"); return err }},
 		{"Submit", func() error { _, _, err := s.Submit(ctx, transfer(a.ID), sign); return err }},
+		{"AddAttempt", func() error {
+			return s.AddAttempt(ctx, tx.ID, replacement(tx.Nonce, quote(3e9, 40e9), false, t0))
+		}},
+		{"Attempts", func() error { _, err := s.Attempts(ctx, tx.ID); return err }},
 		{"Transaction", func() error { _, err := s.Transaction(ctx, tx.ID); return err }},
 		{"Transactions", func() error { _, err := s.Transactions(ctx, a.ID, 0, 10); return err }},
 		{"Settle", func() error { _, err := s.Settle(ctx, tx.ID, mined(consolidate.OutcomeSuccess)); return err }},
@@ -44,6 +48,9 @@ func testCancelledContext(t *testing.T, s consolidate.Store) {
 	}
 
 	wantBalances(t, s, a.ID, big.NewInt(9*hold), big.NewInt(10*hold))
+	if n := len(mustAttempts(t, s, tx.ID)); n != 1 {
+		t.Errorf("%d attempts, want 1 (the original)", n)
+	}
 	if d := diffTx(mustTransaction(t, s, tx.ID), tx); d != "" {
 		t.Errorf("transaction changed: %s", d)
 	}

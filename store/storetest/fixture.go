@@ -74,9 +74,22 @@ func transfer(accountID int64) consolidate.SubmitParams {
 		Amount:      big.NewInt(amount),
 		FeeTotal:    big.NewInt(fee),
 		RequestHash: requestHash("transfer"),
+		Quote:       quote(2_000_000_000, 30_000_000_000),
 		NextCheckAt: t0.Add(time.Minute),
 		Now:         t0,
 	}
+}
+
+// quote is a transfer's gas quote with the given caps.
+func quote(tip, feeCap int64) consolidate.Quote {
+	return consolidate.Quote{GasLimit: 21_000, GasTipCap: big.NewInt(tip), GasFeeCap: big.NewInt(feeCap)}
+}
+
+// replacement signs another attempt for nonce, as a fee bump (or a cancel)
+// does; unique like every signature of the suite.
+func replacement(nonce uint64, q consolidate.Quote, cancel bool, at time.Time) consolidate.Attempt {
+	st, _ := sign(nonce)
+	return consolidate.Attempt{SignedTx: st, Quote: q, Cancel: cancel, CreatedAt: at}
 }
 
 // withKey returns p with an idempotency key and a request hash that
@@ -213,6 +226,53 @@ func diffTx(got, want consolidate.Transaction) string {
 		}
 	}
 	return ""
+}
+
+// diffAttempts describes the first difference between two lists of
+// attempts, or "".
+func diffAttempts(got, want []consolidate.Attempt) string {
+	for i := range min(len(got), len(want)) {
+		g, w := got[i], want[i]
+		fields := []struct {
+			name      string
+			got, want any
+			equal     bool
+		}{
+			{"Hash", g.Hash, w.Hash, g.Hash == w.Hash},
+			{"Raw", g.Raw, w.Raw, string(g.Raw) == string(w.Raw)},
+			{"Quote.GasLimit", g.Quote.GasLimit, w.Quote.GasLimit, g.Quote.GasLimit == w.Quote.GasLimit},
+			{"Quote.GasTipCap", g.Quote.GasTipCap, w.Quote.GasTipCap, eqInt(g.Quote.GasTipCap, w.Quote.GasTipCap)},
+			{"Quote.GasFeeCap", g.Quote.GasFeeCap, w.Quote.GasFeeCap, eqInt(g.Quote.GasFeeCap, w.Quote.GasFeeCap)},
+			{"Cancel", g.Cancel, w.Cancel, g.Cancel == w.Cancel},
+			{"CreatedAt", g.CreatedAt, w.CreatedAt, g.CreatedAt.Equal(w.CreatedAt)},
+		}
+		for _, f := range fields {
+			if !f.equal {
+				return fmt.Sprintf("attempt %d: %s = %v, want %v", i, f.name, f.got, f.want)
+			}
+		}
+	}
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d attempts, want %d", len(got), len(want))
+	}
+	return ""
+}
+
+func mustAttempts(t testing.TB, s consolidate.Store, id int64) []consolidate.Attempt {
+	t.Helper()
+	as, err := s.Attempts(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Attempts(%d): %v", id, err)
+	}
+	return as
+}
+
+// wantAttempts checks a transaction's attempts, in order.
+func wantAttempts(t testing.TB, s consolidate.Store, id int64, want ...consolidate.Attempt) {
+	t.Helper()
+	if d := diffAttempts(mustAttempts(t, s, id), want); d != "" {
+		t.Errorf("Attempts(%d): %s", id, d)
+	}
 }
 
 // eqInt compares amounts; nil only equals nil.

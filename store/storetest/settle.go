@@ -118,6 +118,7 @@ func testSettleInvalid(t *testing.T, s consolidate.Store) {
 		{Outcome: 99, At: t0},
 		{Outcome: consolidate.OutcomeReverted, FeeBlockchain: big.NewInt(-1), At: t0},
 		{Outcome: consolidate.OutcomeSuccess, FeeBlockchain: pow2(256), At: t0},
+		{Outcome: consolidate.OutcomeDropped, FeeBlockchain: big.NewInt(-1), At: t0},
 	} {
 		if _, err := s.Settle(t.Context(), tx.ID, st); err == nil {
 			t.Errorf("Settle(%+v) succeeded, want an error", st)

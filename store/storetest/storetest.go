@@ -14,7 +14,8 @@
 // The suite checks the behaviour the Service relies on: exact uint256
 // balances, the DESIGN §3 transitions applied at most once, per-sender
 // nonces without gaps or duplicates, idempotency keys, the event outbox,
-// and that concurrent callers cannot break any of it.
+// the signed attempts of each nonce (the one that lands settles the
+// transfer), and that concurrent callers cannot break any of it.
 //
 // CheckInvariants is exported for other packages' tests: call it after any
 // test that moves money.
@@ -46,11 +47,20 @@ func Run(t *testing.T, open func(t *testing.T) consolidate.Store) {
 		{"SubmitIdempotency", testSubmitIdempotency},
 		{"SubmitIdempotentRejection", testSubmitIdempotentRejection},
 		{"SubmitIdempotencyConcurrent", testSubmitIdempotencyConcurrent},
+		{"SubmitUnknownQuote", testSubmitUnknownQuote},
+		{"AddAttempt", testAddAttempt},
+		{"AddAttemptFinal", testAddAttemptFinal},
+		{"AddAttemptForeignHash", testAddAttemptForeignHash},
+		{"AddAttemptInvalid", testAddAttemptInvalid},
+		{"AddAttemptConcurrent", testAddAttemptConcurrent},
 		{"LargeAmounts", testLargeAmounts},
 		{"SettleOutcomes", testSettleOutcomes},
 		{"SettleTwice", testSettleTwice},
 		{"SettleInvalid", testSettleInvalid},
 		{"SettleConcurrent", testSettleConcurrent},
+		{"SettleAttempt", testSettleAttempt},
+		{"SettleForeignAttempt", testSettleForeignAttempt},
+		{"SettleCancelled", testSettleCancelled},
 		{"Reschedule", testReschedule},
 		{"Park", testPark},
 		{"Due", testDue},

@@ -58,6 +58,9 @@ func testSubmit(t *testing.T, s consolidate.Store) {
 	if _, err := s.Transaction(t.Context(), tx.ID+1000); !errors.Is(err, consolidate.ErrNotFound) {
 		t.Errorf("Transaction(unknown) error = %v, want ErrNotFound", err)
 	}
+	// The signed transaction is the first attempt, with the quote it was
+	// signed with.
+	wantAttempts(t, s, tx.ID, consolidate.Attempt{SignedTx: got, Quote: p.Quote, CreatedAt: p.Now})
 
 	wantBalances(t, s, a.ID, big.NewInt(4*hold), big.NewInt(5*hold))
 	evs := unsent(t, s)
@@ -165,6 +168,10 @@ func testSubmitInvalid(t *testing.T, s consolidate.Store) {
 		{"nil fee", func(p *consolidate.SubmitParams) { p.FeeTotal = nil }, consolidate.ErrInvalidAmount},
 		{"negative fee", func(p *consolidate.SubmitParams) { p.FeeTotal = big.NewInt(-1) }, consolidate.ErrInvalidAmount},
 		{"fee 2^256", func(p *consolidate.SubmitParams) { p.FeeTotal = pow2(256) }, consolidate.ErrInvalidAmount},
+		{"negative tip cap", func(p *consolidate.SubmitParams) { p.Quote.GasTipCap = big.NewInt(-1) }, consolidate.ErrInvalidAmount},
+		{"fee cap 2^256", func(p *consolidate.SubmitParams) { p.Quote.GasFeeCap = pow2(256) }, consolidate.ErrInvalidAmount},
+		{"tip cap without fee cap", func(p *consolidate.SubmitParams) { p.Quote.GasFeeCap = nil }, consolidate.ErrInvalidAmount},
+		{"fee cap without tip cap", func(p *consolidate.SubmitParams) { p.Quote.GasTipCap = nil }, consolidate.ErrInvalidAmount},
 		{"unknown account", func(p *consolidate.SubmitParams) { p.AccountID += 1000 }, consolidate.ErrNotFound},
 	} {
 		p := withKey(transfer(a.ID), "k-"+tc.name, tc.name)
@@ -173,11 +180,38 @@ func testSubmitInvalid(t *testing.T, s consolidate.Store) {
 			t.Errorf("Submit(%s) error = %v, want %v", tc.name, err, tc.want)
 		}
 	}
+	// A signature that could never be sent or told apart is refused like
+	// a failed one.
+	for _, tc := range []struct {
+		name   string
+		signed consolidate.SignedTx
+	}{
+		{"zero hash", consolidate.SignedTx{Raw: []byte("raw")}},
+		{"nil raw", consolidate.SignedTx{Hash: common.HexToHash("0x01")}},
+		{"empty raw", consolidate.SignedTx{Hash: common.HexToHash("0x02"), Raw: []byte{}}},
+	} {
+		p := withKey(transfer(a.ID), "k-"+tc.name, tc.name)
+		bad := func(uint64) (consolidate.SignedTx, error) { return tc.signed, nil }
+		if _, _, err := s.Submit(t.Context(), p, bad); err == nil {
+			t.Errorf("Submit(signed with %s) succeeded, want an error", tc.name)
+		}
+	}
 	wantBalances(t, s, a.ID, big.NewInt(10*hold), big.NewInt(10*hold))
 	if evs := unsent(t, s); len(evs) != 0 {
 		t.Errorf("events after invalid submits = %+v, want none", evs)
 	}
 	wantNextNonce(t, s, a.ID, sender, 0)
+}
+
+// testSubmitUnknownQuote submits without a quote, as a caller that has
+// none does: the first attempt is recorded with the quote not known.
+func testSubmitUnknownQuote(t *testing.T, s consolidate.Store) {
+	a := fund(t, s, 5*hold)
+	p := transfer(a.ID)
+	p.Quote = consolidate.Quote{}
+	tx := mustSubmit(t, s, p)
+	wantAttempts(t, s, tx.ID, consolidate.Attempt{SignedTx: consolidate.SignedTx{Hash: tx.Hash, Raw: tx.Raw}, CreatedAt: p.Now})
+	CheckInvariants(t, s, a.ID)
 }
 
 func testSubmitIdempotency(t *testing.T, s consolidate.Store) {
