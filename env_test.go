@@ -197,6 +197,43 @@ func (e *env) status(hash common.Hash) (consolidate.ChainStatus, error) {
 	}
 }
 
+// submitMix submits n transfers of amount, every k-th of them (from the
+// first) to the reverting contract and the rest to alice.
+func (e *env) submitMix(accountID int64, n, k int, reverter common.Address, amount *big.Int) []consolidate.Transaction {
+	e.t.Helper()
+	txs := make([]consolidate.Transaction, n)
+	for i := range txs {
+		to := alice
+		if i%k == 0 {
+			to = reverter
+		}
+		txs[i] = e.submit(accountID, to, amount)
+	}
+	return txs
+}
+
+// waitOutcomes waits until every transfer is final, checks that those to
+// reverter FAILED and the others succeeded, and returns the final rows with
+// what an account credited with credit must hold afterwards.
+func (e *env) waitOutcomes(credit *big.Int, txs []consolidate.Transaction, reverter common.Address) ([]consolidate.Transaction, *big.Int) {
+	e.t.Helper()
+	want := new(big.Int).Set(credit)
+	final := make([]consolidate.Transaction, len(txs))
+	for i, tx := range txs {
+		got := e.waitFinal(tx.ID, 20*time.Second)
+		want.Sub(want, fee)
+		switch {
+		case tx.To == reverter && got.Status == consolidate.StatusFailed:
+		case tx.To != reverter && got.Status == consolidate.StatusSuccessful:
+			want.Sub(want, tx.Amount)
+		default:
+			e.t.Fatalf("tx %d to %s ended %s", tx.ID, tx.To, got.Status)
+		}
+		final[i] = got
+	}
+	return final, want
+}
+
 func wei(n int64) *big.Int { return big.NewInt(n) }
 
 func sum(xs ...*big.Int) *big.Int {

@@ -2,7 +2,6 @@ package consolidate_test
 
 import (
 	"fmt"
-	"math/big"
 	"testing"
 	"time"
 
@@ -35,25 +34,10 @@ func TestRedisServiceEndToEnd(t *testing.T) {
 	e.sim.AutoMine(ctx, 20*time.Millisecond)
 	e.runWorker()
 
-	var txs []consolidate.Transaction
-	for i := range 6 {
-		to := alice
-		if i == 0 {
-			to = reverter
-		}
-		txs = append(txs, e.submit(acct.ID, to, wei(1e15)))
-	}
-	want := new(big.Int).Set(credit)
-	for _, tx := range txs {
-		got := e.waitFinal(tx.ID, 20*time.Second)
-		want.Sub(want, fee)
-		switch {
-		case tx.To == reverter && got.Status == consolidate.StatusFailed:
-		case tx.To == alice && got.Status == consolidate.StatusSuccessful:
-			want.Sub(want, tx.Amount)
-		default:
-			t.Fatalf("tx %d to %s ended %s", tx.ID, tx.To, got.Status)
-		}
+	txs := e.submitMix(acct.ID, 6, 6, reverter, wei(1e15))
+	final, want := e.waitOutcomes(credit, txs, reverter)
+	for _, got := range final {
+		tx := got
 		// Get is served from Redis with the final version.
 		entry, ok, err := cache.Get(ctx, fmt.Sprintf("tx:%d", tx.ID))
 		if err != nil || !ok || entry.Version != got.Version {

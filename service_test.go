@@ -459,26 +459,8 @@ func TestRunSettlesManyTransfers(t *testing.T) {
 	acct := e.funded(credit)
 	e.sim.AutoMine(t.Context(), 20*time.Millisecond)
 	e.runWorker()
-	var txs []consolidate.Transaction
-	for i := range 20 {
-		to := alice
-		if i%5 == 0 {
-			to = reverter
-		}
-		txs = append(txs, e.submit(acct.ID, to, wei(1e15)))
-	}
-	want := new(big.Int).Set(credit)
-	for _, tx := range txs {
-		got := e.waitFinal(tx.ID, 20*time.Second)
-		want.Sub(want, fee)
-		switch {
-		case tx.To == reverter && got.Status == consolidate.StatusFailed:
-		case tx.To == alice && got.Status == consolidate.StatusSuccessful:
-			want.Sub(want, tx.Amount)
-		default:
-			t.Fatalf("tx %d to %s ended %s", tx.ID, tx.To, got.Status)
-		}
-	}
+	txs := e.submitMix(acct.ID, 20, 5, reverter, wei(1e15))
+	_, want := e.waitOutcomes(credit, txs, reverter)
 	e.balances(acct.ID, want, want)
 	e.invariants(acct.ID)
 }
