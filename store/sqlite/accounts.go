@@ -30,7 +30,7 @@ func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) 
 	now := time.Now()
 	zero := make([]byte, amountSize)
 	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, sqlInsertAccount, zero, zero, unixNano(now), unixNano(now))
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, re
 	}
 	now := time.Now()
 	var acct consolidate.Account
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var prev []byte
 		switch err := tx.QueryRowContext(ctx, sqlSelectCredit, accountID, reference).Scan(&prev); {
 		case err == nil:

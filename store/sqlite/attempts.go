@@ -175,7 +175,7 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 	if err != nil {
 		return fmt.Errorf("consolidate: sqlite: add attempt to transaction %d: %w", id, err)
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := pendingSchedule(ctx, tx, id); err != nil {
 			return err
 		}

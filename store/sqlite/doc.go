@@ -15,6 +15,21 @@
 // The database stays consistent across crashes at any point: a transaction
 // is applied whole or not at all.
 //
+// # Group commit
+//
+// One goroutine owns the write connection. Writes that arrive while it is
+// committing queue up, and it runs the next batch of them (at most
+// Options.MaxBatch, waiting up to Options.BatchWait for more) in one
+// transaction with one fsync, each write under its own SAVEPOINT. A write
+// that fails (insufficient funds, an idempotency conflict, a failed
+// signature) is rolled back to its savepoint and the others go on; a
+// failure of the transaction itself fails every write in it and applies
+// none. Each method still returns only after its own commit is on disk,
+// so the durability above is unchanged: batching trades nothing but a
+// little latency under load for far fewer fsyncs. A context cancelled
+// while its write is queued fails the write and applies nothing; once the
+// write is in a batch, the method waits for the batch's outcome.
+//
 // # Concurrency
 //
 // A Store keeps one connection for writes and a small pool for reads.

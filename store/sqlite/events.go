@@ -71,7 +71,7 @@ func (s *Store) events(ctx context.Context, limit int) ([]consolidate.Event, err
 // ignored, so a relay that retries after a crash does no harm.
 func (s *Store) MarkSent(ctx context.Context, ids []int64) error {
 	now := unixNano(time.Now())
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for len(ids) > 0 {
 			n := min(len(ids), markBatch)
 			args := make([]any, 0, n+1)

@@ -42,7 +42,7 @@ func (s *Store) SyncNonce(ctx context.Context, sender common.Address, next uint6
 	if err != nil {
 		return fmt.Errorf("consolidate: sqlite: sync nonce: %w", err)
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, sqlSyncNonce, sender[:], n)
 		return err
 	})

@@ -56,7 +56,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 	at := nowOr(st.At)
 
 	var out consolidate.Transaction
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		t, err := loadTransaction(ctx, tx, id)
 		if err != nil {
 			return err

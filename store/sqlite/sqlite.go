@@ -29,6 +29,16 @@ type Options struct {
 	// ReadConns is the number of connections in the read pool. Defaults
 	// to 4. A Memory database has one connection for everything.
 	ReadConns int
+	// MaxBatch is the most writes committed together in one transaction
+	// (see "Group commit" in the package documentation). Defaults to 256;
+	// 1 turns group commit off.
+	MaxBatch int
+	// BatchWait is how long the committer waits for more writes after the
+	// first one of a batch arrives, when fewer than MaxBatch are queued.
+	// Defaults to 0: it takes what is queued and commits at once, and
+	// batches form only from writes that arrive while the previous commit
+	// is being made.
+	BatchWait time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -42,6 +52,9 @@ func (o *Options) withDefaults() Options {
 	if r.ReadConns == 0 {
 		r.ReadConns = 4
 	}
+	if r.MaxBatch == 0 {
+		r.MaxBatch = 256
+	}
 	return r
 }
 
@@ -51,6 +64,12 @@ func (o Options) validate() error {
 	}
 	if o.ReadConns < 0 {
 		return fmt.Errorf("consolidate: sqlite: negative ReadConns %d", o.ReadConns)
+	}
+	if o.MaxBatch < 0 {
+		return fmt.Errorf("consolidate: sqlite: negative MaxBatch %d", o.MaxBatch)
+	}
+	if o.BatchWait < 0 || o.BatchWait > time.Second {
+		return fmt.Errorf("consolidate: sqlite: BatchWait %v is outside [0, 1s]", o.BatchWait)
 	}
 	return nil
 }
@@ -65,6 +84,7 @@ type Store struct {
 	// r serves reads. WAL lets them run alongside the writer.
 	r      *sql.DB
 	closed atomic.Bool
+	c      *committer
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -111,7 +131,11 @@ func Open(path string, opts *Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("consolidate: sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	return newStore(w, r, o), nil
+}
+
+func newStore(w, r *sql.DB, o Options) *Store {
+	return &Store{w: w, r: r, c: startCommitter(w, o.MaxBatch, o.BatchWait)}
 }
 
 // openMemory shares one connection between reads and writes: each
@@ -129,7 +153,7 @@ func openMemory(o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("consolidate: sqlite: migrate memory: %w", err)
 	}
-	return &Store{w: db, r: db}, nil
+	return newStore(db, db, o), nil
 }
 
 // dsn sets every pragma per connection, so a connection the pool opens
@@ -163,6 +187,9 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	// Writes already taken by the committer finish; queued ones fail
+	// with ErrClosed.
+	s.c.stop()
 	var rerr error
 	if s.r != s.w {
 		rerr = s.r.Close()
@@ -180,27 +207,6 @@ func (s *Store) ready(ctx context.Context) error {
 		return consolidate.ErrClosed
 	}
 	return ctx.Err()
-}
-
-// write runs fn in one write transaction and commits it, or rolls it back
-// if fn fails. Every write path goes through here, so every one starts
-// with BEGIN IMMEDIATE (see dsn) on the single writer connection and ends
-// with a COMMIT that is on disk (synchronous=FULL) when write returns.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if err := s.ready(ctx); err != nil {
-		return err
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		// The rollback error adds nothing: fn's error is the cause, and
-		// SQLite rolls back an unfinished transaction on its own.
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // notFound maps database/sql's "no row" to the library's sentinel.

@@ -67,7 +67,7 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 		created  bool
 		rejected error // committed, then returned: the rejection is recorded
 	)
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if p.IdempotencyKey != "" {
 			t, found, err := replay(ctx, tx, p)
 			if err != nil || found {

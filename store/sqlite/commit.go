@@ -1,0 +1,213 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+// A writeReq is one write waiting for the committer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(context.Context, *sql.Tx) error
+	done chan error // buffered: the committer never blocks on an answer
+}
+
+// committer owns the write connection. It takes the writes that queued
+// while the previous commit was made, runs them in one transaction, each
+// under its own savepoint, and commits once: one fsync for the batch.
+type committer struct {
+	db       *sql.DB
+	maxBatch int
+	wait     time.Duration
+	// reqs is unbuffered: a write is either taken by the committer or
+	// still with its caller, never stranded in a buffer at Close.
+	reqs    chan *writeReq
+	quit    chan struct{}
+	stopped chan struct{}
+}
+
+func startCommitter(db *sql.DB, maxBatch int, wait time.Duration) *committer {
+	c := &committer{
+		db:       db,
+		maxBatch: maxBatch,
+		wait:     wait,
+		reqs:     make(chan *writeReq),
+		quit:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// stop lets the batch in progress finish and turns away queued writes.
+func (c *committer) stop() {
+	close(c.quit)
+	<-c.stopped
+}
+
+// write runs fn in a write transaction and returns once that transaction
+// is committed and on disk (synchronous=FULL), or fn's error, in which
+// case nothing fn did is kept. Every write path goes through here, so
+// every one runs on the single writer connection inside BEGIN IMMEDIATE
+// (see dsn).
+//
+// fn may share its transaction with other writes; it must use the ctx it
+// is given, which is not cancelled once the write is under way: an
+// interrupted statement could roll back the whole shared transaction.
+// A ctx cancelled before the committer takes the write fails it with
+// ctx's error, and nothing is applied.
+func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.c.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.c.quit:
+		return consolidate.ErrClosed
+	}
+	// Once taken, the write's outcome is decided by the commit: wait for
+	// it even if ctx ends, so the answer is never a guess.
+	return <-r.done
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	batch := make([]*writeReq, 0, c.maxBatch)
+	var timer *time.Timer
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-c.reqs:
+			batch = append(batch, r)
+		case <-c.quit:
+			return
+		}
+		batch = c.gather(batch)
+		if c.wait > 0 && len(batch) < c.maxBatch {
+			if timer == nil {
+				timer = time.NewTimer(c.wait)
+			} else {
+				timer.Reset(c.wait)
+			}
+		wait:
+			for len(batch) < c.maxBatch {
+				select {
+				case r := <-c.reqs:
+					batch = append(batch, r)
+				case <-timer.C:
+					break wait
+				case <-c.quit:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		c.commit(batch)
+		clear(batch) // drop references to finished requests
+	}
+}
+
+// gather adds the writes that are waiting right now, up to maxBatch.
+func (c *committer) gather(batch []*writeReq) []*writeReq {
+	for len(batch) < c.maxBatch {
+		select {
+		case r := <-c.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit runs batch in one transaction and answers every request. A
+// request whose fn fails is rolled back to its savepoint alone; a failure
+// of the transaction itself (BEGIN, a savepoint, COMMIT) fails every
+// request that had not failed on its own, and nothing is applied.
+func (c *committer) commit(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	live := 0
+	for i, r := range batch {
+		if errs[i] = r.ctx.Err(); errs[i] == nil {
+			live++
+		}
+	}
+	if live > 0 {
+		if err := c.apply(batch, errs, live); err != nil {
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = err
+				}
+			}
+		}
+	}
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
+}
+
+// apply runs the live requests of batch (those with a nil errs entry) and
+// commits, recording each fn's own error in errs. A non-nil return means
+// the transaction did not commit.
+func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
+	// The transaction's context is not any request's: one caller giving
+	// up must not roll back the others.
+	bg := context.Background()
+	tx, err := c.db.BeginTx(bg, nil)
+	if err != nil {
+		return err
+	}
+	// A lone write needs no savepoint: its failure rolls back everything.
+	if live == 1 {
+		for i, r := range batch {
+			if errs[i] == nil {
+				if errs[i] = call(r, tx); errs[i] != nil {
+					_ = tx.Rollback() // fn's error is the cause
+					return nil
+				}
+			}
+		}
+		return tx.Commit()
+	}
+	for i, r := range batch {
+		if errs[i] != nil {
+			continue
+		}
+		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if errs[i] = call(r, tx); errs[i] != nil {
+			// If SQLite rolled back the whole transaction on its own (disk
+			// full, I/O error), the savepoint is gone and this fails: the
+			// batch stops before anything runs outside a transaction.
+			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// call runs r's fn, turning a panic into an error so one bad write cannot
+// take down the committer and every writer waiting on it.
+func call(r *writeReq, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return r.fn(context.WithoutCancel(r.ctx), tx)
+}
