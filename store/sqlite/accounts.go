@@ -30,7 +30,7 @@ func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) 
 	now := time.Now()
 	zero := make([]byte, amountSize)
 	var id int64
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, sqlInsertAccount, zero, zero, unixNano(now), unixNano(now))
 		if err != nil {
 			return err
@@ -84,7 +84,7 @@ func loadAccount(ctx context.Context, q queryer, id int64) (consolidate.Account,
 }
 
 // saveBalances writes an account's new balances after checking them.
-func saveBalances(ctx context.Context, tx *sql.Tx, id int64, b balances, now time.Time) error {
+func saveBalances(ctx context.Context, tx *wtx, id int64, b balances, now time.Time) error {
 	if err := b.check(); err != nil {
 		return fmt.Errorf("account %d: %w", id, err)
 	}
@@ -112,7 +112,7 @@ func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, re
 	}
 	now := time.Now()
 	var acct consolidate.Account
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var prev []byte
 		switch err := tx.QueryRowContext(ctx, sqlSelectCredit, accountID, reference).Scan(&prev); {
 		case err == nil:

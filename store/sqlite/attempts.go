@@ -140,14 +140,14 @@ func (r attemptRow) decode() (consolidate.Attempt, error) {
 
 // attemptByHash returns the attempt with hash and the transaction it
 // belongs to, or sql.ErrNoRows.
-func attemptByHash(ctx context.Context, tx *sql.Tx, hash common.Hash) (int64, attemptRow, error) {
+func attemptByHash(ctx context.Context, tx *wtx, hash common.Hash) (int64, attemptRow, error) {
 	var owner int64
 	r, err := scanAttemptRow(tx.QueryRowContext(ctx, sqlSelectAttemptByHash, hash.Bytes()), &owner)
 	return owner, r, err
 }
 
 // insertAttempt stores r as attempt seq of transaction id.
-func insertAttempt(ctx context.Context, tx *sql.Tx, id, seq int64, r attemptRow) error {
+func insertAttempt(ctx context.Context, tx *wtx, id, seq int64, r attemptRow) error {
 	_, err := tx.ExecContext(ctx, sqlInsertAttempt, id, seq, r.hash, r.raw, r.quote.gasLimit,
 		r.quote.tipCap, r.quote.feeCap, r.cancel, r.createdAt)
 	return err
@@ -175,7 +175,7 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 	if err != nil {
 		return fmt.Errorf("consolidate: sqlite: add attempt to transaction %d: %w", id, err)
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if _, err := pendingSchedule(ctx, tx, id); err != nil {
 			return err
 		}

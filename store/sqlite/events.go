@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -25,7 +24,7 @@ const markBatch = 500
 
 // insertEvent writes an outbox row in the caller's transaction, so the event
 // exists if and only if the change it describes was committed.
-func insertEvent(ctx context.Context, tx *sql.Tx, typ string, txID, accountID int64, status consolidate.Status, at time.Time) error {
+func insertEvent(ctx context.Context, tx *wtx, typ string, txID, accountID int64, status consolidate.Status, at time.Time) error {
 	_, err := tx.ExecContext(ctx, sqlInsertEvent, typ, txID, accountID, string(status), unixNano(at))
 	return err
 }
@@ -71,7 +70,7 @@ func (s *Store) events(ctx context.Context, limit int) ([]consolidate.Event, err
 // ignored, so a relay that retries after a crash does no harm.
 func (s *Store) MarkSent(ctx context.Context, ids []int64) error {
 	now := unixNano(time.Now())
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		for len(ids) > 0 {
 			n := min(len(ids), markBatch)
 			args := make([]any, 0, n+1)

@@ -20,7 +20,7 @@ const (
 )
 
 // nextNonce reads the sender's next nonce and stores the one after it.
-func nextNonce(ctx context.Context, tx *sql.Tx, p consolidate.SubmitParams) (uint64, error) {
+func nextNonce(ctx context.Context, tx *wtx, p consolidate.SubmitParams) (uint64, error) {
 	var n int64
 	err := tx.QueryRowContext(ctx, sqlSelectNonce, p.From.Bytes()).Scan(&n)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -42,7 +42,7 @@ func (s *Store) SyncNonce(ctx context.Context, sender common.Address, next uint6
 	if err != nil {
 		return fmt.Errorf("consolidate: sqlite: sync nonce: %w", err)
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, sqlSyncNonce, sender[:], n)
 		return err
 	})

@@ -32,7 +32,7 @@ type schedule struct {
 
 // pendingSchedule reads a transaction's schedule and fails with
 // ErrNotFound or ErrNotPending unless it is pending.
-func pendingSchedule(ctx context.Context, tx *sql.Tx, id int64) (schedule, error) {
+func pendingSchedule(ctx context.Context, tx *wtx, id int64) (schedule, error) {
 	var (
 		sc     schedule
 		status string
@@ -55,7 +55,7 @@ func (s *Store) Reschedule(ctx context.Context, id int64, checks int, next time.
 		return fmt.Errorf("consolidate: sqlite: reschedule: negative checks %d", checks)
 	}
 	next = nowOr(next)
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if _, err := pendingSchedule(ctx, tx, id); err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (s *Store) Reschedule(ctx context.Context, id int64, checks int, next time.
 // so a redelivered dead-letter step does not announce it twice.
 func (s *Store) Park(ctx context.Context, id int64) error {
 	now := time.Now()
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		sc, err := pendingSchedule(ctx, tx, id)
 		if err != nil || sc.parked {
 			return err

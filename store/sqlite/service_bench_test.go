@@ -6,7 +6,12 @@ import (
 	"log/slog"
 	"math/big"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
@@ -74,5 +79,66 @@ func BenchmarkSubmit(b *testing.B) {
 		if _, err := svc.Submit(b.Context(), req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSubmitParallel is BenchmarkSubmit from 32 goroutines per
+// GOMAXPROCS (64 on 2 cores), each submitting for its own account, so
+// group commit shares each fsync among the submits that arrive together.
+// It reports the latency percentiles of one Submit.
+func BenchmarkSubmitParallel(b *testing.B) {
+	svc, _ := benchService(b)
+	const parallelism = 32
+	n := parallelism * runtime.GOMAXPROCS(0)
+	accts := make([]int64, n)
+	for i := range accts {
+		a, err := svc.CreateAccount(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.Credit(b.Context(), a.ID, new(big.Int).Lsh(big.NewInt(1), 200), "fund"); err != nil {
+			b.Fatal(err)
+		}
+		accts[i] = a.ID
+	}
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		lat  []time.Duration
+	)
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		acct := accts[int(next.Add(1)-1)%n]
+		req := consolidate.SubmitRequest{AccountID: acct, To: common.HexToAddress("0x02"), Amount: big.NewInt(1)}
+		var mine []time.Duration
+		for pb.Next() {
+			start := time.Now()
+			if _, err := svc.Submit(b.Context(), req); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(start))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// reportLatency adds the p50, p95 and p99 of lat, in microseconds, to the
+// benchmark's output.
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	for _, p := range []struct {
+		name string
+		q    float64
+	}{{"p50-µs", 0.50}, {"p95-µs", 0.95}, {"p99-µs", 0.99}} {
+		b.ReportMetric(float64(lat[int(p.q*float64(len(lat)-1))].Microseconds()), p.name)
 	}
 }

@@ -56,7 +56,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 	at := nowOr(st.At)
 
 	var out consolidate.Transaction
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		t, err := loadTransaction(ctx, tx, id)
 		if err != nil {
 			return err
@@ -102,7 +102,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 // Moving transactions.hash (UNIQUE) to it cannot collide: every
 // transaction's hash is one of its own attempts, and attempts.hash is
 // UNIQUE too.
-func landed(ctx context.Context, tx *sql.Tx, t consolidate.Transaction, hash common.Hash) (common.Hash, []byte, error) {
+func landed(ctx context.Context, tx *wtx, t consolidate.Transaction, hash common.Hash) (common.Hash, []byte, error) {
 	if hash == (common.Hash{}) || hash == t.Hash {
 		return t.Hash, t.Raw, nil
 	}

@@ -167,6 +167,10 @@ func dsn(path string, o Options, readOnly bool) string {
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(FULL)",
 		"_pragma=foreign_keys(1)",
+		// Group commit puts each write under a savepoint, whose undo
+		// pages go to a statement journal: keep it in memory rather than
+		// in a temporary file written page by page.
+		"_pragma=temp_store(MEMORY)",
 		"_txlock=immediate",
 	}
 	if readOnly {

@@ -111,6 +111,47 @@ func BenchmarkRawCommit(b *testing.B) {
 	}
 }
 
+// BenchmarkRawBatchedInsert is the ceiling of the same file: single-row
+// INSERTs committed 256 to a transaction, as group commit does at best.
+// One op is one row.
+func BenchmarkRawBatchedInsert(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "raw.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	v := make([]byte, 32)
+	const batch = 256
+	var tx *sql.Tx
+	n := 0
+	for b.Loop() {
+		if tx == nil {
+			if tx, err = db.Begin(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := tx.Exec(`INSERT INTO t (v) VALUES (?)`, v); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n%batch == 0 {
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			tx = nil
+		}
+	}
+	if tx != nil {
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkStoreSubmit is one durable Store.Submit: several reads and writes in one
 // transaction, one commit.
 func BenchmarkStoreSubmit(b *testing.B) {

@@ -67,7 +67,7 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 		created  bool
 		rejected error // committed, then returned: the rejection is recorded
 	)
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if p.IdempotencyKey != "" {
 			t, found, err := replay(ctx, tx, p)
 			if err != nil || found {
@@ -147,7 +147,7 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 
 // replay answers a reused idempotency key: the original transaction (found
 // true), the original rejection, a conflict, or found false for a new key.
-func replay(ctx context.Context, tx *sql.Tx, p consolidate.SubmitParams) (consolidate.Transaction, bool, error) {
+func replay(ctx context.Context, tx *wtx, p consolidate.SubmitParams) (consolidate.Transaction, bool, error) {
 	var (
 		hash []byte
 		txID sql.NullInt64
