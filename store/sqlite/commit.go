@@ -247,12 +247,23 @@ const maxStmts = 128
 type wtx struct {
 	*sql.Tx
 	c *committer
+	// local holds this transaction's handles on the committer's
+	// statements, shared by the writes of a batch.
+	local map[string]*sql.Stmt
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := t.local[query]; ok {
+		return st
+	}
 	if st, ok := t.c.stmts[query]; ok {
 		// Prepared on this same connection: database/sql reuses it as is.
-		return t.Tx.StmtContext(ctx, st)
+		ts := t.Tx.StmtContext(ctx, st)
+		if t.local == nil {
+			t.local = make(map[string]*sql.Stmt)
+		}
+		t.local[query] = ts
+		return ts
 	}
 	// The bound keeps queries built per call (MarkSent's IN lists) from
 	// growing the cache without end.
