@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -36,9 +37,9 @@ func (c *instantChain) Broadcast(context.Context, []byte) error { return nil }
 
 // benchService is a Service on a SQLite file with in-process backends and
 // one account funded for any number of transfers.
-func benchService(b *testing.B) (*consolidate.Service, int64) {
+func benchService(b *testing.B, opts *sqlite.Options) (*consolidate.Service, int64) {
 	b.Helper()
-	store, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"), nil)
+	store, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func benchService(b *testing.B) (*consolidate.Service, int64) {
 // enqueue. Compare with BenchmarkRawCommit, a bare single-row commit on the
 // same kind of file.
 func BenchmarkSubmit(b *testing.B) {
-	svc, acct := benchService(b)
+	svc, acct := benchService(b, nil)
 	req := consolidate.SubmitRequest{AccountID: acct, To: common.HexToAddress("0x02"), Amount: big.NewInt(1)}
 	for b.Loop() {
 		if _, err := svc.Submit(b.Context(), req); err != nil {
@@ -85,9 +86,18 @@ func BenchmarkSubmit(b *testing.B) {
 // BenchmarkSubmitParallel is BenchmarkSubmit from 32 goroutines per
 // GOMAXPROCS (64 on 2 cores), each submitting for its own account, so
 // group commit shares each fsync among the submits that arrive together.
-// It reports the latency percentiles of one Submit.
+// It reports the latency percentiles of one Submit. MaxBatch=1 is the same
+// load with group commit off: one commit, one fsync per Submit.
 func BenchmarkSubmitParallel(b *testing.B) {
-	svc, _ := benchService(b)
+	for _, batch := range []int{256, 1} {
+		b.Run(fmt.Sprintf("MaxBatch=%d", batch), func(b *testing.B) {
+			benchSubmitParallel(b, &sqlite.Options{MaxBatch: batch})
+		})
+	}
+}
+
+func benchSubmitParallel(b *testing.B, opts *sqlite.Options) {
+	svc, _ := benchService(b, opts)
 	const parallelism = 32
 	n := parallelism * runtime.GOMAXPROCS(0)
 	accts := make([]int64, n)
