@@ -1,0 +1,121 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+)
+
+// TestGroupCommitIsolation runs writes that fail in different ways in one
+// batch: each failure is rolled back alone, the rest commit.
+func TestGroupCommitIsolation(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "iso.db"), &Options{BatchWait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	a, err := s.CreateAccount(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credit := func(ctx context.Context, tx *wtx, ref string) error {
+		_, err := tx.ExecContext(ctx, sqlInsertCredit, a.ID, ref, make([]byte, 32), 0)
+		return err
+	}
+	errBoom := errors.New("boom")
+	writes := []func(context.Context, *wtx) error{
+		func(ctx context.Context, tx *wtx) error { return credit(ctx, tx, "ok-1") },
+		func(ctx context.Context, tx *wtx) error {
+			if err := credit(ctx, tx, "failed"); err != nil {
+				return err
+			}
+			return errBoom
+		},
+		func(ctx context.Context, tx *wtx) error { return credit(ctx, tx, "ok-2") },
+		func(ctx context.Context, tx *wtx) error {
+			if err := credit(ctx, tx, "panicked"); err != nil {
+				return err
+			}
+			panic("bad write")
+		},
+		func(ctx context.Context, tx *wtx) error { return credit(ctx, tx, "ok-1") }, // duplicate key
+		func(ctx context.Context, tx *wtx) error { return credit(ctx, tx, "ok-3") },
+	}
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Go(func() { errs[i] = s.write(ctx, w) })
+	}
+	wg.Wait()
+	for i, want := range []bool{true, false, true, false, true, true} {
+		if i == 0 || i == 4 {
+			continue // the two uses of one key, checked below
+		}
+		if (errs[i] == nil) != want {
+			t.Errorf("write %d: err = %v, want success %v", i, errs[i], want)
+		}
+	}
+	if (errs[0] == nil) == (errs[4] == nil) {
+		t.Errorf("two writes of one key: errors %v and %v, want exactly one to fail", errs[0], errs[4])
+	}
+	if !errors.Is(errs[1], errBoom) {
+		t.Errorf("write 1: err = %v, want %v", errs[1], errBoom)
+	}
+	var refs []string
+	rows, err := s.r.QueryContext(ctx, `SELECT reference FROM credits ORDER BY reference`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	if got := fmt.Sprint(refs); got != "[ok-1 ok-2 ok-3]" {
+		t.Errorf("stored credits %s, want [ok-1 ok-2 ok-3]", got)
+	}
+}
+
+// TestCloseWithQueuedWrites closes the store while writers wait: each
+// either commits or fails with ErrClosed, and none hangs.
+func TestCloseWithQueuedWrites(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "close.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	a, err := s.CreateAccount(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = s.Credit(ctx, a.ID, big.NewInt(1), fmt.Sprint("c", i))
+		})
+	}
+	time.Sleep(time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, consolidate.ErrClosed) {
+			t.Errorf("credit %d: %v, want nil or ErrClosed", i, err)
+		}
+	}
+}
