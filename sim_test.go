@@ -1120,3 +1120,70 @@ func (s *sim) settleAll(ctx context.Context) {
 		s.t.Fatalf("%d final events for %d transfers", len(final), len(s.txs))
 	}
 }
+
+// TestSimulationConcurrentReconcile delivers every transfer's task to
+// several workers at once, across two processes on the same store, once
+// the chain has decided: each transfer must settle exactly once. Unlike
+// TestSimulation it is not deterministic; it is there for the race
+// detector and for the store's guards.
+func TestSimulationConcurrentReconcile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newSim(t, 42, 0)
+	s.chain.revertP = 0.3
+	for range 3 {
+		s.createAccount(ctx)
+	}
+	for _, a := range s.accounts {
+		if _, err := s.svc.Credit(ctx, a.id, big.NewInt(100_000), "initial"); err != nil {
+			t.Fatal(err)
+		}
+		a.credits.Add(a.credits, big.NewInt(100_000))
+	}
+	for i := range 12 {
+		a := s.accounts[i%len(s.accounts)]
+		tx, err := s.svc.Submit(ctx, consolidate.SubmitRequest{AccountID: a.id, To: simRecipients[i%2], Amount: big.NewInt(int64(100 + i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.track(tx)
+	}
+	for range 12 + s.chain.conf {
+		s.chain.mine(false)
+	}
+	other := s.svc
+	s.restart(false)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		svc := []*consolidate.Service{other, s.svc}[w%2]
+		wg.Go(func() {
+			for _, id := range s.ids() {
+				if _, err := svc.Reconcile(ctx, id); err != nil {
+					t.Errorf("Reconcile(%d): %v", id, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s.check(ctx)
+	for _, id := range s.ids() {
+		if m := s.txs[id]; !m.status.Final() {
+			t.Fatalf("transaction %d still %s", id, m.status)
+		}
+	}
+	evs, err := s.store.Events(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := map[int64]int{}
+	for _, ev := range evs {
+		if ev.Type == consolidate.EventSuccessful || ev.Type == consolidate.EventFailed {
+			final[ev.TransactionID]++
+		}
+	}
+	for _, id := range s.ids() {
+		if final[id] != 1 {
+			t.Fatalf("transaction %d has %d final events, want 1", id, final[id])
+		}
+	}
+}
