@@ -34,7 +34,9 @@ func ParseAddress(s string) (common.Address, error) {
 
 // ParseAmount parses a non-negative decimal integer amount of wei, with no
 // sign, exponent, fraction or spaces, up to 2^256 − 1, and returns it if it
-// is positive. Errors wrap ErrInvalidAmount.
+// is positive. Input longer than 78 digits (the length of 2^256 − 1) is
+// refused even when zero-padded, which bounds the work any input costs.
+// Errors wrap ErrInvalidAmount.
 func ParseAmount(s string) (*big.Int, error) {
 	if s == "" || len(s) > 78 {
 		return nil, fmt.Errorf("%w: %q is not a decimal amount of wei", ErrInvalidAmount, truncate(s))
