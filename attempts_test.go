@@ -26,6 +26,17 @@ func (c *quoteChain) Quote(ctx context.Context, to common.Address, amount *big.I
 	return c.quote(q), nil
 }
 
+// newQuotedEnv is an env whose chain prices first attempts with quote and
+// re-signs attempts unmined after stuckAfter.
+func newQuotedEnv(t *testing.T, quote func(consolidate.Quote) consolidate.Quote, stuckAfter time.Duration) (*quoteChain, *env) {
+	qc := &quoteChain{quote: quote}
+	e := newEnv(t, &envOptions{
+		cfg:       consolidate.Config{StuckAfter: stuckAfter},
+		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
+	})
+	return qc, e
+}
+
 // stuckQuote is below any base fee the chain will have: never mined.
 func stuckQuote(q consolidate.Quote) consolidate.Quote {
 	q.GasTipCap, q.GasFeeCap = big.NewInt(1), big.NewInt(1)
@@ -141,11 +152,7 @@ func TestReorgedTransferStillInPoolIsMinedAgain(t *testing.T) {
 
 func TestStuckTransferIsBumpedAndLandsWithTheBumpedHash(t *testing.T) {
 	t.Parallel()
-	qc := &quoteChain{quote: stuckQuote}
-	e := newEnv(t, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: time.Millisecond},
-		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
-	})
+	_, e := newQuotedEnv(t, stuckQuote, time.Millisecond)
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, alice, wei(1e17))
@@ -176,11 +183,7 @@ func TestStuckTransferIsBumpedAndLandsWithTheBumpedHash(t *testing.T) {
 
 func TestCancelWinsRefundsInFull(t *testing.T) {
 	t.Parallel()
-	qc := &quoteChain{quote: stuckQuote}
-	e := newEnv(t, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: time.Hour},
-		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
-	})
+	_, e := newQuotedEnv(t, stuckQuote, time.Hour)
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, alice, wei(1e17))
@@ -272,11 +275,7 @@ func TestRejectedTransferDoesNotBlockLaterNonces(t *testing.T) {
 
 func TestNonceTakenByAForeignTransactionVoidsTheTransfer(t *testing.T) {
 	t.Parallel()
-	qc := &quoteChain{quote: stuckQuote}
-	e := newEnv(t, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: time.Hour},
-		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
-	})
+	qc, e := newQuotedEnv(t, stuckQuote, time.Hour)
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, alice, wei(1e17)) // never mined at its price

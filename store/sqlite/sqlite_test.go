@@ -82,20 +82,28 @@ func TestReopen(t *testing.T) {
 	}
 }
 
-// BenchmarkRawCommit is the floor for any write: one single-row insert per
-// transaction, committed with the settings Open uses (WAL, BEGIN
-// IMMEDIATE, synchronous=FULL) on a file. Compare BenchmarkSubmit.
-func BenchmarkRawCommit(b *testing.B) {
+// rawDB opens a bare SQLite file with the settings Open uses (WAL, BEGIN
+// IMMEDIATE, synchronous=FULL) and one table of 32-byte rows.
+func rawDB(b *testing.B) *sql.DB {
+	b.Helper()
 	path := filepath.Join(b.TempDir(), "raw.db")
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
 		b.Fatal(err)
 	}
+	return db
+}
+
+// BenchmarkRawCommit is the floor for any write: one single-row insert per
+// transaction, committed with the settings Open uses (WAL, BEGIN
+// IMMEDIATE, synchronous=FULL) on a file. Compare BenchmarkSubmit.
+func BenchmarkRawCommit(b *testing.B) {
+	db := rawDB(b)
 	v := make([]byte, 32)
 	for b.Loop() {
 		tx, err := db.Begin()
@@ -115,19 +123,13 @@ func BenchmarkRawCommit(b *testing.B) {
 // INSERTs committed 256 to a transaction, as group commit does at best.
 // One op is one row.
 func BenchmarkRawBatchedInsert(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "raw.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
-		b.Fatal(err)
-	}
+	db := rawDB(b)
 	v := make([]byte, 32)
 	const batch = 256
-	var tx *sql.Tx
+	var (
+		tx  *sql.Tx
+		err error
+	)
 	n := 0
 	for b.Loop() {
 		if tx == nil {
