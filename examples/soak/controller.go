@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/go-consolidate/consolidate/chain/chaintest"
+	"github.com/go-consolidate/consolidate/store/sqlite"
+)
+
+// initialBalance is each account's first deposit: room for about a
+// hundred transfers before it needs a top-up.
+var initialBalance = big.NewInt(50_000_000_000_000_000)
+
+// runController sets everything up, runs the faults, drains and audits.
+// It reports whether the audit passed; err is for a soak that could not
+// run at all.
+func runController(ctx context.Context, c config) (bool, error) {
+	seed := c.seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x50a4))
+
+	dir, err := os.MkdirTemp("", "soak")
+	if err != nil {
+		return false, err
+	}
+	if c.keep {
+		fmt.Printf("soak: work directory %s (kept)\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	if c.db == "" {
+		c.db = filepath.Join(dir, "ledger.db")
+	} else if _, err := os.Stat(c.db); err == nil {
+		return false, fmt.Errorf("-db %s exists; the audit needs a ledger this soak alone has written", c.db)
+	}
+	// Keys of their own, so that a shared Redis server's old tasks and
+	// cache entries (IDs start at 1 in every new ledger) cannot meet ours.
+	c.prefix = "soak-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	c.logDir = filepath.Join(dir, "accepted")
+	if err := os.Mkdir(c.logDir, 0o755); err != nil {
+		return false, err
+	}
+
+	if c.redisURL == "" {
+		srv, err := startRedis(dir)
+		if err != nil {
+			return false, err
+		}
+		defer srv.stop()
+		c.redisURL = "redis://" + srv.addr
+	}
+	rdb, err := dialRedis(ctx, c.redisURL)
+	if err != nil {
+		return false, err
+	}
+	defer rdb.Close()
+
+	sim, err := chaintest.New(&chaintest.Options{ServeIPC: true})
+	if err != nil {
+		return false, err
+	}
+	defer sim.Close()
+	reverter, err := sim.DeployReverter(ctx)
+	if err != nil {
+		return false, err
+	}
+	mining, stopMining := context.WithCancel(ctx)
+	defer stopMining()
+	sim.AutoMine(mining, c.block)
+	c.rpc = sim.Endpoint()
+	c.reverter = reverter.Hex()
+
+	if err := fund(ctx, c); err != nil {
+		return false, err
+	}
+	fmt.Printf("soak: seed %d, %d submitters and %d workers (%d threads each), SIGKILL every ~%v for %v, %d accounts, block every %v, %d confirmations\n",
+		seed, c.submitters, c.workers, c.threads, c.killEvery, c.duration, c.accounts, c.block, c.confirmations)
+
+	env := append(os.Environ(), keyEnv+"="+hex.EncodeToString(crypto.FromECDSA(sim.Key())))
+	exe, err := os.Executable()
+	if err != nil {
+		return false, err
+	}
+	f := &fleet{exe: exe, cfg: c, env: env, dir: dir}
+	defer f.killAll()
+	for i := range c.submitters {
+		f.add("submitter", i)
+	}
+	for i := range c.workers {
+		f.add("worker", i)
+	}
+	if err := f.startAll(); err != nil {
+		return false, err
+	}
+
+	// Faults: SIGKILL a random child at random intervals around
+	// killEvery and start it again at once.
+	start := time.Now()
+	kills := 0
+	faults, stopFaults := context.WithTimeout(ctx, c.duration)
+	for faults.Err() == nil {
+		sleepCtx(faults, time.Duration(float64(c.killEvery)*(0.5+rng.Float64())))
+		if faults.Err() != nil {
+			break
+		}
+		if err := f.restartExited(); err != nil {
+			stopFaults()
+			return false, err
+		}
+		p := f.procs[rng.IntN(len(f.procs))]
+		p.kill()
+		kills++
+		if err := p.start(); err != nil {
+			stopFaults()
+			return false, err
+		}
+	}
+	stopFaults()
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	faultTime := time.Since(start)
+
+	// Drain: submitters stop, workers run undisturbed until no transfer
+	// is PENDING.
+	for _, p := range f.procs {
+		if p.role == "submitter" {
+			p.terminate()
+		}
+	}
+	if err := f.restartExited(); err != nil {
+		return false, err
+	}
+	db, err := sql.Open("sqlite", "file:"+c.db+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	drainStart := time.Now()
+	drained := false
+	var pending int
+	for time.Since(drainStart) < c.drainTimeout && ctx.Err() == nil {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM transactions WHERE status = 'PENDING'`).Scan(&pending); err != nil {
+			return false, err
+		}
+		if pending == 0 {
+			drained = true
+			break
+		}
+		if err := f.restartExited(); err != nil {
+			return false, err
+		}
+		sleepCtx(ctx, 200*time.Millisecond)
+	}
+	drainTime := time.Since(drainStart)
+	for _, p := range f.procs {
+		p.terminate()
+	}
+	stopMining()
+
+	r, err := audit(ctx, db, sim.Client(), rdb, c.prefix, sim.Sender(), c.logDir)
+	if err != nil {
+		return false, fmt.Errorf("audit: %w", err)
+	}
+	r.kills, r.crashes = kills, f.crashes
+	r.faultTime, r.drainTime, r.drained = faultTime, drainTime, drained
+	r.print(os.Stdout)
+	if !r.ok() {
+		f.showLogs()
+	}
+	return r.ok(), nil
+}
+
+// fund creates the accounts (IDs 1 to c.accounts in a new ledger) and
+// makes their first deposits; the controller is the only writer then.
+func fund(ctx context.Context, c config) error {
+	store, err := sqlite.Open(c.db, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	for i := range c.accounts {
+		a, err := store.CreateAccount(ctx)
+		if err != nil {
+			return err
+		}
+		if a.ID != int64(i+1) {
+			return fmt.Errorf("new ledger gave account ID %d, want %d", a.ID, i+1)
+		}
+		if _, err := store.Credit(ctx, a.ID, initialBalance, "initial"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fleet is the controller's children.
+type fleet struct {
+	exe     string
+	cfg     config
+	env     []string
+	dir     string
+	procs   []*proc
+	crashes int // children that exited without being killed or asked to
+}
+
+func (f *fleet) add(role string, index int) {
+	f.procs = append(f.procs, &proc{f: f, role: role, index: index})
+}
+
+func (f *fleet) startAll() error {
+	for _, p := range f.procs {
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restartExited starts again every child that exited on its own, which
+// it counts: a child should only ever stop when it is killed or told to.
+func (f *fleet) restartExited() error {
+	for _, p := range f.procs {
+		if p.stopped || p.running() {
+			continue
+		}
+		f.crashes++
+		fmt.Fprintf(os.Stderr, "soak: %s %d exited by itself (%v); starting it again\n", p.role, p.index, p.err)
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fleet) killAll() {
+	for _, p := range f.procs {
+		p.kill()
+	}
+}
+
+// showLogs prints the end of every child's log, for a failed audit.
+func (f *fleet) showLogs() {
+	for _, p := range f.procs {
+		b, err := os.ReadFile(p.logPath())
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		fmt.Printf("--- %s %d: last lines of %s\n", p.role, p.index, p.logPath())
+		for _, l := range lines[max(0, len(lines)-15):] {
+			fmt.Println(l)
+		}
+	}
+}
+
+// proc is one child slot: a role and index, run by successive processes.
+type proc struct {
+	f       *fleet
+	role    string
+	index   int
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error // exit status once done
+	stopped bool  // asked to stop for good
+}
+
+func (p *proc) logPath() string {
+	return filepath.Join(p.f.dir, p.role+"-"+strconv.Itoa(p.index)+".log")
+}
+
+func (p *proc) start() error {
+	c := p.f.cfg
+	args := []string{
+		"-role", p.role, "-index", strconv.Itoa(p.index),
+		"-db", c.db, "-redis", c.redisURL, "-prefix", c.prefix, "-rpc", c.rpc, "-reverter", c.reverter, "-logdir", c.logDir,
+		"-accounts", strconv.Itoa(c.accounts), "-threads", strconv.Itoa(c.threads),
+		"-confirmations", strconv.FormatUint(c.confirmations, 10), "-stuck-after", c.stuckAfter.String(),
+	}
+	out, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(p.f.exe, args...)
+	cmd.Env = p.f.env
+	cmd.Stdout, cmd.Stderr = out, out
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("start %s %d: %w", p.role, p.index, err)
+	}
+	done := make(chan struct{})
+	p.cmd, p.done, p.err, p.stopped = cmd, done, nil, false
+	go func() {
+		err := cmd.Wait()
+		out.Close()
+		p.err = err
+		close(done)
+	}()
+	return nil
+}
+
+func (p *proc) running() bool {
+	if p.done == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill() {
+	if !p.running() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// terminate asks the process to stop, and kills it if it takes more than
+// 15 s (a reconcile in flight is bounded by its 10 s task timeout).
+func (p *proc) terminate() {
+	p.stopped = true
+	if !p.running() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.kill()
+	}
+	if p.err != nil {
+		var exit *exec.ExitError
+		if !errors.As(p.err, &exit) || exit.ExitCode() != 0 {
+			fmt.Fprintf(os.Stderr, "soak: %s %d stopped with %v\n", p.role, p.index, p.err)
+		}
+	}
+}
