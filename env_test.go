@@ -197,6 +197,16 @@ func (e *env) status(hash common.Hash) (consolidate.ChainStatus, error) {
 	}
 }
 
+// reverter deploys a contract whose code always reverts.
+func (e *env) reverter() common.Address {
+	e.t.Helper()
+	a, err := e.sim.DeployReverter(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
 // submitMix submits n transfers of amount, every k-th of them (from the
 // first) to the reverting contract and the rest to alice.
 func (e *env) submitMix(accountID int64, n, k int, reverter common.Address, amount *big.Int) []consolidate.Transaction {

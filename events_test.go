@@ -147,10 +147,7 @@ func TestEventsSurviveCrashBeforePublish(t *testing.T) {
 			return outage
 		},
 	})
-	reverter, err := e.sim.DeployReverter(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reverter := e.reverter()
 	acct := e.funded(wei(1e18))
 	e.sim.AutoMine(t.Context(), 10*time.Millisecond)
 	stop := runService(t, e.svc)
@@ -294,10 +291,7 @@ func TestEventsOncePerQueue(t *testing.T) {
 			t.Parallel()
 			q := queue(t)
 			e := newEnv(t, &envOptions{cfg: consolidate.Config{Queue: q, EventQueues: eventQueues, RelayInterval: 5 * time.Millisecond}})
-			reverter, err := e.sim.DeployReverter(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
+			reverter := e.reverter()
 			acct := e.funded(wei(1e18))
 			e.sim.AutoMine(t.Context(), 10*time.Millisecond)
 			e.runWorker()

@@ -25,10 +25,7 @@ func TestRedisServiceEndToEnd(t *testing.T) {
 		EventQueues:   []string{"notifications", "audit"},
 		RelayInterval: 10 * time.Millisecond,
 	}})
-	reverter, err := e.sim.DeployReverter(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reverter := e.reverter()
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	e.sim.AutoMine(ctx, 20*time.Millisecond)

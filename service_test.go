@@ -60,10 +60,7 @@ func TestSubmitSettlesSuccessful(t *testing.T) {
 func TestRevertedTransferRefundsAmountChargesFee(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	reverter, err := e.sim.DeployReverter(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reverter := e.reverter()
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, reverter, wei(4e17))
@@ -451,10 +448,7 @@ func TestGetReadsThroughVersionedCache(t *testing.T) {
 func TestRunSettlesManyTransfers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	reverter, err := e.sim.DeployReverter(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reverter := e.reverter()
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	e.sim.AutoMine(t.Context(), 20*time.Millisecond)

@@ -29,6 +29,20 @@ func setup(t *testing.T, opts *chain.Options) (*chaintest.Chain, *chain.Chain) {
 	return sim, c
 }
 
+// sign quotes and signs a transfer with the given nonce.
+func sign(t *testing.T, c *chain.Chain, nonce uint64, to common.Address, amount *big.Int) consolidate.SignedTx {
+	t.Helper()
+	q, err := c.Quote(t.Context(), to, amount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.Sign(nonce, to, amount, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // send quotes, signs and broadcasts a transfer with the next nonce.
 func send(t *testing.T, c *chain.Chain, to common.Address, amount *big.Int) consolidate.SignedTx {
 	t.Helper()
@@ -37,14 +51,7 @@ func send(t *testing.T, c *chain.Chain, to common.Address, amount *big.Int) cons
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := c.Quote(ctx, to, amount)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := c.Sign(nonce, to, amount, q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := sign(t, c, nonce, to, amount)
 	if err := c.Broadcast(ctx, tx.Raw); err != nil {
 		t.Fatal(err)
 	}
@@ -205,15 +212,8 @@ func TestBroadcastNonceTooLow(t *testing.T) {
 	sim.Commit()
 
 	to := randomAddress(t)
-	q, err := c.Quote(t.Context(), to, big.NewInt(6))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := c.Sign(0, to, big.NewInt(6), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = broadcastMined(t, c, other.Raw)
+	other := sign(t, c, 0, to, big.NewInt(6))
+	err := broadcastMined(t, c, other.Raw)
 	if !errors.Is(err, chain.ErrNonceTooLow) || errors.Is(err, consolidate.ErrRejected) {
 		t.Fatalf("reused nonce: %v, want ErrNonceTooLow only", err)
 	}
@@ -227,18 +227,11 @@ func TestBroadcastReplacementUnderpriced(t *testing.T) {
 	_, c := setup(t, nil)
 	to := randomAddress(t)
 	first := send(t, c, to, big.NewInt(1))
-	q, err := c.Quote(t.Context(), to, big.NewInt(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := c.Sign(0, to, big.NewInt(2), q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := sign(t, c, 0, to, big.NewInt(2))
 	if second.Hash == first.Hash {
 		t.Fatal("different transfers got the same hash")
 	}
-	err = c.Broadcast(t.Context(), second.Raw)
+	err := c.Broadcast(t.Context(), second.Raw)
 	if !errors.Is(err, chain.ErrUnderpriced) || errors.Is(err, consolidate.ErrRejected) {
 		t.Fatalf("same-fee replacement: %v, want ErrUnderpriced only", err)
 	}
@@ -252,14 +245,7 @@ func TestBroadcastUnderfunded(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := randomAddress(t)
-	q, err := c.Quote(t.Context(), to, big.NewInt(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := c.Sign(0, to, big.NewInt(1), q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := sign(t, c, 0, to, big.NewInt(1))
 	err = c.Broadcast(t.Context(), tx.Raw)
 	if !errors.Is(err, chain.ErrWalletUnderfunded) || errors.Is(err, consolidate.ErrRejected) {
 		t.Fatalf("empty wallet: %v, want ErrWalletUnderfunded only", err)
