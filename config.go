@@ -53,9 +53,17 @@ type Config struct {
 	// tip and fee cap each at least 10 % higher, bounded by the chain's
 	// maximum fee). Defaults to 3 min.
 	StuckAfter time.Duration
-	// Workers is how many reconcile tasks Run works on at once.
+	// Workers is how many reconcile passes Run works on at once.
 	// Defaults to 4.
 	Workers int
+	// ReconcileBatch is the most tasks one worker claims and reconciles
+	// together: one Chain.Statuses call for every attempt of every task in
+	// the batch, at most one Chain.FinalizedNonce call, and settlements
+	// applied concurrently, so that a store with group commit writes them
+	// in one commit. Each task is still acked, retried or dead-lettered on
+	// its own; a chain error retries every task of the batch. 1 reconciles
+	// one task at a time. Defaults to 64.
+	ReconcileBatch int
 	// Lease is how long a claimed task stays invisible to other workers.
 	// A worker that dies has its task delivered again after it. Defaults
 	// to 1 min.
@@ -63,8 +71,9 @@ type Config struct {
 	// PollInterval is how long an idle worker waits before asking the
 	// queue again. Defaults to 100 ms.
 	PollInterval time.Duration
-	// TaskTimeout bounds one reconcile, including on shutdown, where
-	// running tasks are allowed to finish. Defaults to 30 s.
+	// TaskTimeout bounds one reconcile pass over a batch of tasks,
+	// including on shutdown, where running passes are allowed to finish.
+	// Defaults to 30 s.
 	TaskTimeout time.Duration
 	// SweepInterval is how often Run looks for PENDING transactions whose
 	// check is overdue (their task was lost) and enqueues them again. Run
@@ -138,6 +147,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.Backoff.Checks, 32)
 	setDefault(&out.StuckAfter, 3*time.Minute)
 	setDefault(&out.Workers, 4)
+	setDefault(&out.ReconcileBatch, 64)
 	setDefault(&out.Lease, time.Minute)
 	setDefault(&out.PollInterval, 100*time.Millisecond)
 	setDefault(&out.TaskTimeout, 30*time.Second)
@@ -177,8 +187,8 @@ func (c *Config) validate() error {
 	if c.Backoff.Max < c.Backoff.Base {
 		errs = append(errs, fmt.Errorf("Backoff.Max %v is below Backoff.Base %v", c.Backoff.Max, c.Backoff.Base))
 	}
-	if c.Backoff.Checks < 0 || c.Workers < 0 {
-		errs = append(errs, errors.New("Backoff.Checks and Workers must not be negative"))
+	if c.Backoff.Checks < 0 || c.Workers < 0 || c.ReconcileBatch < 0 {
+		errs = append(errs, errors.New("Backoff.Checks, Workers and ReconcileBatch must not be negative"))
 	}
 	if c.CacheJitter >= 1 || c.Backoff.Jitter < 0 || c.Backoff.Jitter >= 1 {
 		errs = append(errs, errors.New("CacheJitter and Backoff.Jitter must be below 1"))

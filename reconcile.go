@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -42,71 +43,163 @@ func (s *Service) Reconcile(ctx context.Context, id int64) (Transaction, error) 
 	if id <= 0 {
 		return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
 	}
-	tx, err := s.store.Transaction(ctx, id)
-	if err != nil || tx.Status.Final() {
-		return tx, err
+	c := s.reconcile(ctx, []int64{id})[0]
+	return c.tx, c.err
+}
+
+// check is one transaction's reconcile within a batch.
+type check struct {
+	tx       Transaction
+	attempts []Attempt
+	sts      []ChainStatus // of attempts, in order
+	err      error
+	done     bool // nothing more to do in this pass: settled, mined, or failed
+}
+
+func (c *check) fail(err error) { c.err, c.done = err, true }
+
+// reconcile does what Reconcile does for each of ids at once, with one
+// Statuses call for every attempt of every transaction and at most one
+// FinalizedNonce call, and applies the settlements concurrently, so that a
+// store with group commit writes them in one commit. The checks come back
+// in the order of ids.
+func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
+	cs := make([]check, len(ids))
+	parallel(len(ids), func(i int) { s.load(ctx, &cs[i], ids[i]) })
+	open := undecided(cs, nil)
+	s.statuses(ctx, cs, open)
+	s.decide(ctx, cs, open)
+	if open = undecided(cs, open); len(open) == 0 {
+		return cs
 	}
-	attempts, err := s.store.Attempts(ctx, id)
-	if err != nil {
-		return tx, err
-	}
-	if len(attempts) == 0 {
-		return tx, fmt.Errorf("consolidate: transaction %d has no signed attempt", id)
-	}
-	sts, err := s.statuses(ctx, attempts)
-	if err != nil {
-		return tx, err
-	}
-	if done, settled, err := s.decide(ctx, tx, attempts, sts); done {
-		return settled, err
-	}
-	// Nothing of ours is mined. A nonce consumed in a final block by some
-	// other transaction proves none of ours can land. Our attempts are
-	// checked again after reading the final nonce, in case one of them is
-	// what consumed it since the first look.
+	// Nothing of theirs is mined. A nonce consumed in a final block by
+	// some other transaction proves none of ours can land. Those attempts
+	// are checked again after reading the final nonce, in case one of them
+	// is what consumed it since the first look.
 	final, err := s.chain.FinalizedNonce(ctx)
 	if err != nil {
-		return tx, fmt.Errorf("consolidate: finalized nonce: %w", err)
-	}
-	if final > tx.Nonce {
-		if sts, err = s.statuses(ctx, attempts); err != nil {
-			return tx, err
+		for _, i := range open {
+			cs[i].fail(fmt.Errorf("consolidate: finalized nonce: %w", err))
 		}
-		if done, settled, err := s.decide(ctx, tx, attempts, sts); done {
-			return settled, err
+		return cs
+	}
+	var consumed, live []int
+	for _, i := range open {
+		if final > cs[i].tx.Nonce {
+			consumed = append(consumed, i)
+		} else {
+			live = append(live, i)
 		}
-		s.log.WarnContext(ctx, "consolidate: nonce consumed by a foreign transaction; transfer voided", "tx", id, "nonce", tx.Nonce)
-		return s.settle(ctx, tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
 	}
-	latest := attempts[len(attempts)-1]
-	if time.Since(latest.CreatedAt) >= s.cfg.StuckAfter {
-		return tx, s.replace(ctx, tx, latest.Quote, latest.Cancel)
+	if len(consumed) > 0 {
+		s.statuses(ctx, cs, consumed)
+		s.decide(ctx, cs, consumed)
+		voided := undecided(cs, consumed)
+		parallel(len(voided), func(k int) {
+			c := &cs[voided[k]]
+			s.log.WarnContext(ctx, "consolidate: nonce consumed by a foreign transaction; transfer voided", "tx", c.tx.ID, "nonce", c.tx.Nonce)
+			c.tx, c.err = s.settle(ctx, c.tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
+		})
 	}
-	if sts[len(sts)-1].State == TxUnknown {
-		return tx, s.send(ctx, tx, latest)
-	}
-	return tx, nil
+	parallel(len(live), func(k int) {
+		c := &cs[live[k]]
+		c.err = s.advance(ctx, c.tx, c.attempts, c.sts)
+	})
+	return cs
 }
 
-// statuses asks the chain about every attempt in one batch.
-func (s *Service) statuses(ctx context.Context, attempts []Attempt) ([]ChainStatus, error) {
-	hashes := make([]common.Hash, len(attempts))
-	for i, a := range attempts {
-		hashes[i] = a.Hash
+// load reads a transaction and its attempts. A final transaction needs
+// nothing more.
+func (s *Service) load(ctx context.Context, c *check, id int64) {
+	tx, err := s.store.Transaction(ctx, id)
+	c.tx = tx
+	if err != nil || tx.Status.Final() {
+		c.fail(err)
+		return
+	}
+	if c.attempts, err = s.store.Attempts(ctx, id); err != nil {
+		c.fail(err)
+		return
+	}
+	if len(c.attempts) == 0 {
+		c.fail(fmt.Errorf("consolidate: transaction %d has no signed attempt", id))
+	}
+}
+
+// undecided returns the indices among idx (all of cs if idx is nil) whose
+// check is not done.
+func undecided(cs []check, idx []int) []int {
+	var out []int
+	if idx == nil {
+		for i := range cs {
+			if !cs[i].done {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	for _, i := range idx {
+		if !cs[i].done {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// statuses asks the chain about every attempt of the checks at idx in one
+// batch. A chain error fails all of them.
+func (s *Service) statuses(ctx context.Context, cs []check, idx []int) {
+	if len(idx) == 0 {
+		return
+	}
+	var hashes []common.Hash
+	for _, i := range idx {
+		for _, a := range cs[i].attempts {
+			hashes = append(hashes, a.Hash)
+		}
 	}
 	sts, err := s.chain.Statuses(ctx, hashes)
+	if err == nil && len(sts) != len(hashes) {
+		err = fmt.Errorf("chain returned %d statuses for %d transactions", len(sts), len(hashes))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: chain status: %w", err)
+		for _, i := range idx {
+			cs[i].fail(fmt.Errorf("consolidate: chain status: %w", err))
+		}
+		return
 	}
-	if len(sts) != len(hashes) {
-		return nil, fmt.Errorf("consolidate: chain returned %d statuses for %d transactions", len(sts), len(hashes))
+	for _, i := range idx {
+		n := len(cs[i].attempts)
+		cs[i].sts, sts = sts[:n:n], sts[n:]
 	}
-	return sts, nil
 }
 
-// decide settles tx if one of its attempts is final and reports done if an
-// attempt is mined at all (final or not), which ends this check.
-func (s *Service) decide(ctx context.Context, tx Transaction, attempts []Attempt, sts []ChainStatus) (bool, Transaction, error) {
+// decide settles, concurrently, each check at idx that has an attempt in a
+// final block, and marks done those with an attempt mined at all (final or
+// not), which ends their check.
+func (s *Service) decide(ctx context.Context, cs []check, idx []int) {
+	var settle []int
+	var sets []Settlement
+	for _, i := range idx {
+		c := &cs[i]
+		if c.done {
+			continue
+		}
+		set, done := verdict(c.attempts, c.sts)
+		c.done = done
+		if set != nil {
+			settle, sets = append(settle, i), append(sets, *set)
+		}
+	}
+	parallel(len(settle), func(k int) {
+		c := &cs[settle[k]]
+		c.tx, c.err = s.settle(ctx, c.tx, sets[k])
+	})
+}
+
+// verdict returns the settlement of the first attempt in a final block, if
+// any, and reports whether an attempt is mined at all.
+func verdict(attempts []Attempt, sts []ChainStatus) (*Settlement, bool) {
 	for i, st := range sts {
 		if st.State != TxFinal {
 			continue
@@ -126,15 +219,42 @@ func (s *Service) decide(ctx context.Context, tx Transaction, attempts []Attempt
 		case !st.Success:
 			set.Outcome = OutcomeReverted
 		}
-		settled, err := s.settle(ctx, tx, set)
-		return true, settled, err
+		return &set, true
 	}
 	for _, st := range sts {
 		if st.State == TxMined {
-			return true, tx, nil
+			return nil, true
 		}
 	}
-	return false, tx, nil
+	return nil, false
+}
+
+// advance moves a transfer whose nonce is still open: it re-signs the
+// newest attempt with bumped fees once it has waited StuckAfter, and
+// broadcasts it again if the node has lost it.
+func (s *Service) advance(ctx context.Context, tx Transaction, attempts []Attempt, sts []ChainStatus) error {
+	latest := attempts[len(attempts)-1]
+	if time.Since(latest.CreatedAt) >= s.cfg.StuckAfter {
+		return s.replace(ctx, tx, latest.Quote, latest.Cancel)
+	}
+	if sts[len(sts)-1].State == TxUnknown {
+		return s.send(ctx, tx, latest)
+	}
+	return nil
+}
+
+// parallel runs f(0) … f(n-1) concurrently and waits for them; a single
+// call runs on the caller's goroutine.
+func parallel(n int, f func(i int)) {
+	if n == 1 {
+		f(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { f(i) })
+	}
+	wg.Wait()
 }
 
 // settle applies a final outcome. A settlement that lost a race with
@@ -261,17 +381,33 @@ func (s *Service) enqueueReconcile(ctx context.Context, delay time.Duration, ids
 	return s.cfg.Queue.Enqueue(ctx, msgs...)
 }
 
-// handle runs one reconcile task and decides its fate: ack when final,
-// retry with backoff when not, dead letters when the budget is spent.
-func (s *Service) handle(ctx context.Context, d Delivery) {
-	log := s.log.With("task", d.ID, "attempt", d.Attempt)
-	id, err := parseTaskBody(d.Body)
-	if err != nil {
-		log.ErrorContext(ctx, "consolidate: bad reconcile task", "err", err)
-		s.bury(ctx, d, err.Error())
+// handle runs a batch of reconcile tasks as one reconcile pass and
+// decides the fate of each: ack when final, retry with backoff when not,
+// dead letters when the budget is spent. A chain error fails the pass for
+// every task in it, and each is retried as it would be on its own.
+func (s *Service) handle(ctx context.Context, ds []Delivery) {
+	tasks := make([]Delivery, 0, len(ds))
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		id, err := parseTaskBody(d.Body)
+		if err != nil {
+			s.log.ErrorContext(ctx, "consolidate: bad reconcile task", "task", d.ID, "attempt", d.Attempt, "err", err)
+			s.bury(ctx, d, err.Error())
+			continue
+		}
+		tasks, ids = append(tasks, d), append(ids, id)
+	}
+	if len(ids) == 0 {
 		return
 	}
-	tx, err := s.Reconcile(ctx, id)
+	cs := s.reconcile(ctx, ids)
+	// Concurrently, so that the reschedules of a pass share a commit too.
+	parallel(len(tasks), func(i int) { s.finish(ctx, tasks[i], ids[i], cs[i].tx, cs[i].err) })
+}
+
+// finish acks, retries or buries one task after its reconcile.
+func (s *Service) finish(ctx context.Context, d Delivery, id int64, tx Transaction, err error) {
+	log := s.log.With("task", d.ID, "attempt", d.Attempt)
 	switch {
 	case errors.Is(err, ErrNotFound) && tx.ID == 0:
 		log.ErrorContext(ctx, "consolidate: reconcile task for a missing transaction", "tx", id)

@@ -32,25 +32,31 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// work claims and runs tasks one at a time until ctx is done.
+// work runs reconcile passes until ctx is done.
 func (s *Service) work(ctx context.Context) {
 	for ctx.Err() == nil {
-		ds, err := s.cfg.Queue.Claim(ctx, s.cfg.QueueName, 1, s.cfg.Lease)
-		if err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "consolidate: claim", "err", err)
-		}
-		if len(ds) == 0 {
+		if s.pass(ctx) == 0 {
 			sleep(ctx, s.cfg.PollInterval)
-			continue
-		}
-		for _, d := range ds {
-			// A task that started finishes even during shutdown, so its
-			// outcome is recorded rather than left to the lease.
-			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.TaskTimeout)
-			s.handle(tctx, d)
-			cancel()
 		}
 	}
+}
+
+// pass claims up to ReconcileBatch tasks and reconciles them together. It
+// returns how many it claimed.
+func (s *Service) pass(ctx context.Context) int {
+	ds, err := s.cfg.Queue.Claim(ctx, s.cfg.QueueName, s.cfg.ReconcileBatch, s.cfg.Lease)
+	if err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "consolidate: claim", "err", err)
+	}
+	if len(ds) == 0 {
+		return 0
+	}
+	// A pass that started finishes even during shutdown, so its outcomes
+	// are recorded rather than left to the leases.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.TaskTimeout)
+	defer cancel()
+	s.handle(tctx, ds)
+	return len(ds)
 }
 
 // every runs f at once and then every interval until ctx is done.
