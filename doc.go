@@ -50,11 +50,16 @@
 //
 // # Reconciling
 //
-// Run claims reconcile tasks. A transaction that is not final yet is checked
-// again after min(Base·2^n, Max) (100 s doubling to 1600 s by default). After
-// Backoff.Checks checks (32 by default) its task goes to the dead letters and
-// an event is written, but the transaction stays PENDING: running out of
-// patience is no proof that a transfer failed. Requeue puts it back to work.
+// Run claims reconcile tasks, up to Config.ReconcileBatch (64 by default) at
+// a time per worker, and checks each claim in one pass: one Chain.Statuses
+// call for all their attempts, settlements applied concurrently so that the
+// store commits them together, then each task acked or retried on its own.
+// A transaction that is not final yet is checked again after
+// min(Base·2^n, Max) (100 s doubling to 1600 s by default). After
+// Backoff.Checks checks (32 by default) its task goes to the dead letters
+// and an event is written, but the transaction stays PENDING: running out
+// of patience is no proof that a transfer failed. Requeue puts it back to
+// work.
 //
 // # Errors
 //
