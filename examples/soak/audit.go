@@ -33,16 +33,18 @@ type chainReader interface {
 
 // report is the outcome of a soak.
 type report struct {
-	kills, crashes       int
-	faultTime, drainTime time.Duration
-	drained              bool
+	kills, crashes, reorgs int
+	faultTime, drainTime   time.Duration
+	drained                bool
 
 	accepted, logged, successful, reverted, voided, pending int
+	replays, locked, insufficient                           int
 	pendingWithTask                                         int
 	attempts, cancels, landed                               int
 
 	lost, doubleSettled, overdrafts int
 	violations                      []string // invariant violations, described
+	stuck                           []string // what the chain says of the first PENDING transfers
 }
 
 func (r *report) violate(format string, args ...any) {
@@ -55,7 +57,9 @@ func (r *report) ok() bool {
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nprocesses killed (SIGKILL)  %d in %v (%d exited by themselves)\n", r.kills, r.faultTime.Round(time.Millisecond), r.crashes)
+	fmt.Fprintf(w, "head blocks reorganised     %d (mempool emptied each time)\n", r.reorgs)
 	fmt.Fprintf(w, "transfers accepted          %d (%d logged by submitters after Submit returned)\n", r.accepted, r.logged)
+	fmt.Fprintf(w, "submits refused             %d insufficient funds, %d account locked; %d idempotent replays returned the original\n", r.insufficient, r.locked, r.replays)
 	fmt.Fprintf(w, "final                       %d: %d SUCCESSFUL, %d FAILED reverted, %d FAILED voided\n", r.successful+r.reverted+r.voided, r.successful, r.reverted, r.voided)
 	fmt.Fprintf(w, "signed attempts             %d (%d cancels), %d of the wallet's transactions on chain\n", r.attempts, r.cancels, r.landed)
 	drain := "drained in " + r.drainTime.Round(time.Millisecond).String()
@@ -63,6 +67,9 @@ func (r *report) print(w io.Writer) {
 		drain = "NOT drained within " + r.drainTime.Round(time.Millisecond).String()
 	}
 	fmt.Fprintf(w, "pending                     %d (%d with a live task): %s\n", r.pending, r.pendingWithTask, drain)
+	for _, d := range r.stuck {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
 	fmt.Fprintf(w, "lost                        %d\n", r.lost)
 	fmt.Fprintf(w, "double-settled              %d\n", r.doubleSettled)
 	fmt.Fprintf(w, "overdrafts                  %d\n", r.overdrafts)
@@ -122,7 +129,7 @@ func audit(ctx context.Context, db *sql.DB, ch chainReader, rdb *redis.Client, p
 	// Every transfer a submitter saw accepted is in the ledger, as asked.
 	// The ledger may hold more: a submitter killed between Submit's
 	// commit and its log line.
-	logged, notes, err := readLogs(logDir)
+	logged, notes, err := readLogs(logDir, r)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +174,9 @@ func audit(ctx context.Context, db *sql.DB, ch chainReader, rdb *redis.Client, p
 			live, err := liveTask(ctx, rdb, prefix, t.id)
 			if err != nil {
 				return nil, err
+			}
+			if len(r.stuck) < 3 {
+				r.stuck = append(r.stuck, diagnose(ctx, ch, t, attempts[t.id]))
 			}
 			if live {
 				r.pendingWithTask++
@@ -332,6 +342,39 @@ func scanWallet(ctx context.Context, ch chainReader, wallet common.Address, rows
 		}
 	}
 	return nil
+}
+
+// diagnose describes what the chain knows of a PENDING transfer's
+// attempts, to tell a stuck worker from a stuck chain.
+func diagnose(ctx context.Context, ch chainReader, t row, as []attempt) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "transfer %d nonce %d:", t.id, t.nonce)
+	for _, a := range as {
+		fmt.Fprintf(&b, " %s", a.hash.Hex()[:10])
+		if a.cancel {
+			b.WriteString(" (cancel)")
+		}
+		rc, err := ch.TransactionReceipt(ctx, a.hash)
+		switch {
+		case err != nil:
+			fmt.Fprintf(&b, " receipt: %v;", err)
+		default:
+			canonical := "?"
+			if h, err := ch.HeaderByNumber(ctx, rc.BlockNumber); err == nil {
+				canonical = strconv.FormatBool(h.Hash() == rc.BlockHash)
+			}
+			fmt.Fprintf(&b, " receipt block %s status %d canonical %s;", rc.BlockNumber, rc.Status, canonical)
+		}
+		if _, pending, err := ch.TransactionByHash(ctx, a.hash); err != nil {
+			fmt.Fprintf(&b, " tx: %v;", err)
+		} else {
+			fmt.Fprintf(&b, " tx pending %v;", pending)
+		}
+	}
+	if head, err := ch.BlockNumber(ctx); err == nil {
+		fmt.Fprintf(&b, " head %d", head)
+	}
+	return b.String()
 }
 
 // receipt returns the receipt of hash, or nil if it is not on chain.
@@ -509,11 +552,12 @@ type accepted struct {
 	amount      *big.Int
 }
 
-// readLogs reads every accepted-transfer log in dir. A last line without
+// readLogs reads every accepted-transfer log in dir, and counts its
+// refusals and idempotent replays into r. A last line without
 // its newline is a write a kill cut short and is skipped: its transfer
 // was not yet reported accepted. Lines with a note are returned as
 // findings.
-func readLogs(dir string) ([]accepted, []string, error) {
+func readLogs(dir string, r *report) ([]accepted, []string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "accepted-*.log"))
 	if err != nil {
 		return nil, nil, err
@@ -530,6 +574,17 @@ func readLogs(dir string) ([]accepted, []string, error) {
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for n := 1; sc.Scan(); n++ {
+			switch line := sc.Text(); {
+			case line == "- locked":
+				r.locked++
+				continue
+			case line == "- insufficient":
+				r.insufficient++
+				continue
+			case strings.HasPrefix(line, "= "):
+				r.replays++
+				continue
+			}
 			a, note, err := parseLine(sc.Text())
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s:%d: %w", filepath.Base(name), n, err)

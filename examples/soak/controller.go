@@ -81,17 +81,26 @@ func runController(ctx context.Context, c config) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	m := &miner{sim: sim}
 	mining, stopMining := context.WithCancel(ctx)
-	defer stopMining()
-	sim.AutoMine(mining, c.block)
+	minerDone := make(chan struct{})
+	go func() {
+		defer close(minerDone)
+		m.run(mining, c.block, c.reorgEvery, rand.New(rand.NewPCG(uint64(seed), 0x3e0a)))
+	}()
+	defer func() { stopMining(); <-minerDone }()
 	c.rpc = sim.Endpoint()
 	c.reverter = reverter.Hex()
 
 	if err := fund(ctx, c); err != nil {
 		return false, err
 	}
-	fmt.Printf("soak: seed %d, %d submitters and %d workers (%d threads each), SIGKILL every ~%v for %v, %d accounts, block every %v, %d confirmations\n",
-		seed, c.submitters, c.workers, c.threads, c.killEvery, c.duration, c.accounts, c.block, c.confirmations)
+	reorg := "no reorgs"
+	if c.reorgEvery > 0 {
+		reorg = "head reorg every ~" + c.reorgEvery.String()
+	}
+	fmt.Printf("soak: seed %d, %d submitters and %d workers (%d threads each), SIGKILL every ~%v for %v, %d accounts, block every %v, %s, %d confirmations\n",
+		seed, c.submitters, c.workers, c.threads, c.killEvery, c.duration, c.accounts, c.block, reorg, c.confirmations)
 
 	env := append(os.Environ(), keyEnv+"="+hex.EncodeToString(crypto.FromECDSA(sim.Key())))
 	exe, err := os.Executable()
@@ -115,6 +124,7 @@ func runController(ctx context.Context, c config) (bool, error) {
 	start := time.Now()
 	kills := 0
 	faults, stopFaults := context.WithTimeout(ctx, c.duration)
+	m.faults.Store(true)
 	for faults.Err() == nil {
 		sleepCtx(faults, time.Duration(float64(c.killEvery)*(0.5+rng.Float64())))
 		if faults.Err() != nil {
@@ -133,6 +143,7 @@ func runController(ctx context.Context, c config) (bool, error) {
 		}
 	}
 	stopFaults()
+	m.faults.Store(false)
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -174,12 +185,13 @@ func runController(ctx context.Context, c config) (bool, error) {
 		p.terminate()
 	}
 	stopMining()
+	<-minerDone
 
 	r, err := audit(ctx, db, sim.Client(), rdb, c.prefix, sim.Sender(), c.logDir)
 	if err != nil {
 		return false, fmt.Errorf("audit: %w", err)
 	}
-	r.kills, r.crashes = kills, f.crashes
+	r.kills, r.crashes, r.reorgs = kills, f.crashes, int(m.reorgs.Load())
 	r.faultTime, r.drainTime, r.drained = faultTime, drainTime, drained
 	r.print(os.Stdout)
 	if !r.ok() {

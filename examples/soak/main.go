@@ -48,6 +48,7 @@ type config struct {
 	accounts     int
 	block        time.Duration
 	drainTimeout time.Duration
+	reorgEvery   time.Duration
 	seed         int64
 	keep         bool
 
@@ -77,6 +78,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.accounts, "accounts", 16, "ledger accounts the submitters spend from")
 	fs.DurationVar(&c.block, "block", 100*time.Millisecond, "block interval of the chain")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "how long the workers may take to finish every transfer once the faults stop")
+	fs.DurationVar(&c.reorgEvery, "reorg-every", 0, "mean interval between reorgs of the head block, which also empty the mempool (default: none)")
 	fs.Int64Var(&c.seed, "seed", 0, "seed of the controller's choices (default: from the clock)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory with the ledger and the process logs")
 	fs.IntVar(&c.threads, "threads", 4, "concurrent submit loops per submitter, reconcile goroutines per worker")
@@ -97,10 +99,12 @@ func parseFlags(args []string) (config, error) {
 	switch {
 	case c.duration <= 0 || c.killEvery <= 0 || c.block <= 0 || c.drainTimeout <= 0 || c.stuckAfter <= 0:
 		return config{}, fmt.Errorf("-duration, -kill-every, -block, -drain-timeout and -stuck-after must be positive")
+	case c.reorgEvery < 0:
+		return config{}, fmt.Errorf("-reorg-every must not be negative")
 	case c.submitters < 1 || c.workers < 1 || c.threads < 1 || c.accounts < 1:
 		return config{}, fmt.Errorf("-submitters, -workers, -threads and -accounts must be at least 1")
-	case c.confirmations < 1:
-		return config{}, fmt.Errorf("-confirmations must be at least 1")
+	case c.confirmations < 1 || (c.reorgEvery > 0 && c.confirmations < 2):
+		return config{}, fmt.Errorf("-confirmations must be at least 1, and at least 2 with reorgs: a head reorg moves transfers 1 block deep")
 	case c.role != "" && c.role != "submitter" && c.role != "worker":
 		return config{}, fmt.Errorf("-role %q is not submitter or worker", c.role)
 	}
