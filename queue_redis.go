@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,7 +30,10 @@ type RedisQueueOptions struct {
 // RedisQueue is a Queue on Redis, Redis Cluster or Dragonfly (run with
 // --cluster_mode=emulated --lock_on_hashtags, or plain). Every operation is
 // one Lua script over keys that share the namespace's hash tag, so each is
-// atomic, including an Enqueue that spans several queues. Times are the
+// atomic, including an Enqueue that spans several queues. Calls made
+// concurrently through one RedisQueue are combined: Enqueues that arrive
+// while one is under way share the next script run and round trip, as do
+// Acks, Retries and Burials, and Claims of one queue. Times are the
 // server's. Dead letters are kept until Requeue or Delete; nothing trims
 // them. Claim does not block: poll it.
 //
@@ -40,6 +44,29 @@ type RedisQueue struct {
 	client redis.UniversalClient
 	base   string // <prefix>{<namespace>}:q:
 	err    error  // a configuration error, returned by every call
+
+	// Concurrent Enqueues share one script run, and so do concurrent
+	// Acks, Retries and Burials.
+	enqueues redisBatcher[[]Message]
+	settles  redisBatcher[redisSettle]
+
+	// Concurrent Claims of one queue share one script run too.
+	claimsMu sync.Mutex
+	claims   map[string]*redisBatcher[*redisClaim]
+}
+
+// redisClaim is one Claim; the run that performs it fills out.
+type redisClaim struct {
+	max   int
+	lease int64 // ms
+	out   []Delivery
+}
+
+// redisSettle is one Ack, Retry or Bury.
+type redisSettle struct {
+	op  string // "ack", "retry" or "bury"
+	d   Delivery
+	arg any // delay ms (retry) or reason (bury)
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -63,6 +90,8 @@ func NewRedisQueue(client redis.UniversalClient, opts *RedisQueueOptions) *Redis
 		o.Namespace = "default"
 	}
 	q := &RedisQueue{client: client, base: o.Prefix + "{" + o.Namespace + "}:q:"}
+	q.enqueues.run = q.runEnqueues
+	q.settles.run = q.runSettles
 	switch {
 	case client == nil:
 		q.err = errNoRedisClient
@@ -102,23 +131,36 @@ func (q *RedisQueue) Enqueue(ctx context.Context, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	return q.enqueues.do(ctx, msgs)
+}
+
+// runEnqueues adds the messages of several Enqueue calls in one script
+// run. They all share its outcome.
+func (q *RedisQueue) runEnqueues(ctx context.Context, calls [][]Message) []error {
 	index := make(map[string]int)
 	var keys []string
-	args := make([]any, 0, 4*len(msgs))
-	for _, m := range msgs {
-		n, ok := index[m.Queue]
-		if !ok {
-			k := q.keys(m.Queue)
-			keys = append(keys, k.waiting, k.data)
-			n = len(keys) / 2
-			index[m.Queue] = n
+	var args []any
+	for _, msgs := range calls {
+		for _, m := range msgs {
+			n, ok := index[m.Queue]
+			if !ok {
+				k := q.keys(m.Queue)
+				keys = append(keys, k.waiting, k.data)
+				n = len(keys) / 2
+				index[m.Queue] = n
+			}
+			args = append(args, n, m.ID, m.Body, ceilMillis(m.Delay).Milliseconds())
 		}
-		args = append(args, n, m.ID, m.Body, ceilMillis(m.Delay).Milliseconds())
 	}
-	if err := redisEnqueueScript.Run(ctx, q.client, keys, args...).Err(); err != nil {
-		return fmt.Errorf("consolidate: enqueue: %w", err)
+	var err error
+	if rerr := redisEnqueueScript.Run(ctx, q.client, keys, args...).Err(); rerr != nil {
+		err = fmt.Errorf("consolidate: enqueue: %w", rerr)
 	}
-	return nil
+	errs := make([]error, len(calls))
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // Claim implements Queue.
@@ -132,45 +174,119 @@ func (q *RedisQueue) Claim(ctx context.Context, queue string, max int, lease tim
 	if q.err != nil {
 		return nil, q.err
 	}
-	token, err := newToken()
-	if err != nil {
+	c := &redisClaim{max: max, lease: ceilMillis(lease).Milliseconds()}
+	if err := q.claimBatcher(queue).do(ctx, c); err != nil {
 		return nil, err
 	}
-	k := q.keys(queue)
-	res, err := redisClaimScript.Run(ctx, q.client, []string{k.waiting, k.inflight, k.data},
-		max, ceilMillis(lease).Milliseconds(), token, redisReapLimit).Slice()
+	return c.out, nil
+}
+
+// claimBatcher returns the batcher of queue's Claims.
+func (q *RedisQueue) claimBatcher(queue string) *redisBatcher[*redisClaim] {
+	q.claimsMu.Lock()
+	defer q.claimsMu.Unlock()
+	b, ok := q.claims[queue]
+	if !ok {
+		if q.claims == nil {
+			q.claims = make(map[string]*redisBatcher[*redisClaim])
+		}
+		b = &redisBatcher[*redisClaim]{run: func(ctx context.Context, cs []*redisClaim) []error {
+			return q.runClaims(ctx, queue, cs)
+		}}
+		q.claims[queue] = b
+	}
+	return b
+}
+
+// runClaims performs several Claims of queue in one script run, in order.
+func (q *RedisQueue) runClaims(ctx context.Context, queue string, claims []*redisClaim) []error {
+	errs := make([]error, len(claims))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	token, err := newToken()
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: claim %s: %w", queue, err)
+		return fail(err)
 	}
-	if len(res)%4 != 0 {
-		return nil, fmt.Errorf("consolidate: claim %s: malformed reply of %d values", queue, len(res))
+	args := make([]any, 0, 2+2*len(claims))
+	args = append(args, token, redisReapLimit)
+	for _, c := range claims {
+		args = append(args, c.max, c.lease)
 	}
-	var out []Delivery
-	for i := 0; i < len(res); i += 4 {
-		id, _ := res[i].(string)
-		body, _ := res[i+1].(string)
-		tok, _ := res[i+2].(string)
-		attempt, _ := res[i+3].(int64)
-		out = append(out, Delivery{Queue: queue, ID: id, Body: []byte(body), Token: tok, Attempt: int(attempt)})
+	k := q.keys(queue)
+	res, err := redisClaimScript.Run(ctx, q.client, []string{k.waiting, k.inflight, k.data}, args...).Slice()
+	if err != nil {
+		return fail(fmt.Errorf("consolidate: claim %s: %w", queue, err))
 	}
-	return out, nil
+	malformed := fmt.Errorf("consolidate: claim %s: malformed reply of %d values", queue, len(res))
+	i := 0
+	for _, c := range claims {
+		if i >= len(res) {
+			return fail(malformed)
+		}
+		n, _ := res[i].(int64)
+		i++
+		if n < 0 || n > int64(c.max) || i+4*int(n) > len(res) {
+			return fail(malformed)
+		}
+		for range n {
+			id, _ := res[i].(string)
+			body, _ := res[i+1].(string)
+			tok, _ := res[i+2].(string)
+			attempt, _ := res[i+3].(int64)
+			c.out = append(c.out, Delivery{Queue: queue, ID: id, Body: []byte(body), Token: tok, Attempt: int(attempt)})
+			i += 4
+		}
+	}
+	if i != len(res) {
+		return fail(malformed)
+	}
+	return errs
 }
 
 // settle runs the token-checked Ack, Retry or Bury of d.
 func (q *RedisQueue) settle(ctx context.Context, op string, d Delivery, arg any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if q.err != nil {
 		return q.err
 	}
-	k := q.keys(d.Queue)
-	n, err := redisSettleScript.Run(ctx, q.client, []string{k.inflight, k.data, k.waiting, k.dead},
-		d.ID, d.Token, op, arg).Int64()
-	if err != nil {
-		return fmt.Errorf("consolidate: %s %s/%s: %w", op, d.Queue, d.ID, err)
+	return q.settles.do(ctx, redisSettle{op: op, d: d, arg: arg})
+}
+
+// runSettles runs several Acks, Retries and Burials in one script run.
+func (q *RedisQueue) runSettles(ctx context.Context, ops []redisSettle) []error {
+	index := make(map[string]int)
+	var keys []string
+	args := make([]any, 0, 5*len(ops))
+	for _, s := range ops {
+		n, ok := index[s.d.Queue]
+		if !ok {
+			k := q.keys(s.d.Queue)
+			keys = append(keys, k.inflight, k.data, k.waiting, k.dead)
+			n = len(keys) / 4
+			index[s.d.Queue] = n
+		}
+		args = append(args, n, s.d.ID, s.d.Token, s.op, s.arg)
 	}
-	if n != 1 {
-		return fmt.Errorf("%w: %s %s/%s", ErrLeaseLost, op, d.Queue, d.ID)
+	errs := make([]error, len(ops))
+	res, err := redisSettleScript.Run(ctx, q.client, keys, args...).Int64Slice()
+	if err == nil && len(res) != len(ops) {
+		err = fmt.Errorf("malformed reply of %d values for %d operations", len(res), len(ops))
 	}
-	return nil
+	for i, s := range ops {
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("consolidate: %s %s/%s: %w", s.op, s.d.Queue, s.d.ID, err)
+		case res[i] != 1:
+			errs[i] = fmt.Errorf("%w: %s %s/%s", ErrLeaseLost, s.op, s.d.Queue, s.d.ID)
+		}
+	}
+	return errs
 }
 
 // Ack implements Queue.

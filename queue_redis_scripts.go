@@ -31,7 +31,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-// redisEnqueueScript adds messages to one or more queues.
+// redisEnqueueScript adds messages to one or more queues: those of one
+// Enqueue, or of several that arrived together.
 //
 // KEYS: waiting, data of queue 1, waiting, data of queue 2, …
 // ARGV: per message: queue number (1-based), id, body, delay ms.
@@ -46,62 +47,78 @@ end
 return 1`)
 
 // redisClaimScript first returns leases that ran out to waiting, due when
-// they expired (at most ARGV[4] per call, which bounds the script's run
-// time after a mass crash), then leases up to ARGV[1] due messages in due
-// order. Each claim slot's token is the client's fresh random ARGV[3] plus
-// the slot number: unique, and unguessable to an earlier holder.
+// they expired (at most ARGV[2] per call, which bounds the script's run
+// time after a mass crash), then performs one or more claims in order,
+// each leasing up to its max due messages in due order. The token of each
+// message claimed is the client's fresh random ARGV[1] plus a slot number
+// counted across the whole call: unique, and unguessable to an earlier
+// holder.
 //
 // KEYS: waiting, inflight, data
-// ARGV: max, lease ms, token base, reap limit
-// Returns: id, body, token, attempt, id, body, …
+// ARGV: token base, reap limit, then per claim: max, lease ms
+// Returns per claim: n, then n times id, body, token, attempt
 var redisClaimScript = redis.NewScript(redisNowLua + `
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[4])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[2])
 for i = 1, #expired, 2 do
 	local id = expired[i]
 	redis.call('ZREM', KEYS[2], id)
 	redis.call('ZADD', KEYS[1], expired[i + 1], id)
 	redis.call('HDEL', KEYS[3], 't:' .. id)
 end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
-local expiry = now + tonumber(ARGV[2])
 local out = {}
-for i, id in ipairs(ids) do
-	local token = ARGV[3] .. '-' .. i
-	redis.call('ZREM', KEYS[1], id)
-	redis.call('ZADD', KEYS[2], expiry, id)
-	redis.call('HSET', KEYS[3], 't:' .. id, token)
-	local attempt = redis.call('HINCRBY', KEYS[3], 'a:' .. id, 1)
-	local body = redis.call('HGET', KEYS[3], 'b:' .. id) or ''
-	out[#out + 1] = id
-	out[#out + 1] = body
-	out[#out + 1] = token
-	out[#out + 1] = attempt
+local slot = 0
+for c = 3, #ARGV, 2 do
+	local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[c])
+	local expiry = now + tonumber(ARGV[c + 1])
+	out[#out + 1] = #ids
+	for _, id in ipairs(ids) do
+		slot = slot + 1
+		local token = ARGV[1] .. '-' .. slot
+		redis.call('ZREM', KEYS[1], id)
+		redis.call('ZADD', KEYS[2], expiry, id)
+		redis.call('HSET', KEYS[3], 't:' .. id, token)
+		local attempt = redis.call('HINCRBY', KEYS[3], 'a:' .. id, 1)
+		local body = redis.call('HGET', KEYS[3], 'b:' .. id) or ''
+		out[#out + 1] = id
+		out[#out + 1] = body
+		out[#out + 1] = token
+		out[#out + 1] = attempt
+	end
 end
 return out`)
 
-// redisSettleScript acks, retries or buries a claimed message if the token
-// still holds an unexpired lease on it. Returns 1 if it acted, else 0.
+// redisSettleScript acks, retries or buries claimed messages, each only
+// if its token still holds an unexpired lease on it, in order. Returns 1
+// for each message it acted on, else 0.
 //
-// KEYS: inflight, data, waiting, dead
-// ARGV: id, token, "ack" | "retry" | "bury", delay ms (retry) or reason (bury)
+// KEYS: inflight, data, waiting, dead of queue 1, of queue 2, …
+// ARGV: per message: queue number (1-based), id, token,
+// "ack" | "retry" | "bury", delay ms (retry) or reason (bury)
 var redisSettleScript = redis.NewScript(redisNowLua + `
-local id = ARGV[1]
-local expiry = redis.call('ZSCORE', KEYS[1], id)
-if not expiry or tonumber(expiry) <= now or redis.call('HGET', KEYS[2], 't:' .. id) ~= ARGV[2] then
-	return 0
+local out = {}
+for i = 1, #ARGV, 5 do
+	local k = (tonumber(ARGV[i]) - 1) * 4
+	local inflight, data, waiting, dead = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+	local id, op = ARGV[i + 1], ARGV[i + 3]
+	local expiry = redis.call('ZSCORE', inflight, id)
+	if not expiry or tonumber(expiry) <= now or redis.call('HGET', data, 't:' .. id) ~= ARGV[i + 2] then
+		out[#out + 1] = 0
+	else
+		redis.call('ZREM', inflight, id)
+		if op == 'ack' then
+			redis.call('HDEL', data, 'b:' .. id, 'a:' .. id, 't:' .. id, 'r:' .. id)
+		elseif op == 'retry' then
+			redis.call('HDEL', data, 't:' .. id)
+			redis.call('ZADD', waiting, now + tonumber(ARGV[i + 4]), id)
+		else
+			redis.call('HDEL', data, 't:' .. id)
+			redis.call('HSET', data, 'r:' .. id, ARGV[i + 4])
+			redis.call('ZADD', dead, now, id)
+		end
+		out[#out + 1] = 1
+	end
 end
-redis.call('ZREM', KEYS[1], id)
-if ARGV[3] == 'ack' then
-	redis.call('HDEL', KEYS[2], 'b:' .. id, 'a:' .. id, 't:' .. id, 'r:' .. id)
-elseif ARGV[3] == 'retry' then
-	redis.call('HDEL', KEYS[2], 't:' .. id)
-	redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), id)
-else
-	redis.call('HDEL', KEYS[2], 't:' .. id)
-	redis.call('HSET', KEYS[2], 'r:' .. id, ARGV[4])
-	redis.call('ZADD', KEYS[4], now, id)
-end
-return 1`)
+return out`)
 
 // redisDeadLettersScript lists dead letters oldest first, in one atomic
 // read so that a concurrent Requeue cannot leave half a record.
