@@ -3,8 +3,10 @@ package consolidate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,11 +19,13 @@ import (
 )
 
 // countingChain counts the Statuses and FinalizedNonce calls that reach
-// the chain, and fails Statuses while fail is set.
+// the chain, and fails Statuses while fail is set, or when asked about
+// poison.
 type countingChain struct {
 	consolidate.Chain
 	statuses, finalized atomic.Int64
 	fail                atomic.Bool
+	poison              atomic.Pointer[common.Hash]
 
 	mu     sync.Mutex
 	hashes []int // hashes asked for, per Statuses call
@@ -36,6 +40,9 @@ func (c *countingChain) Statuses(ctx context.Context, hashes []common.Hash) ([]c
 	c.mu.Unlock()
 	if c.fail.Load() {
 		return nil, errNodeDown
+	}
+	if p := c.poison.Load(); p != nil && slices.Contains(hashes, *p) {
+		return nil, fmt.Errorf("transaction %s: node reports it mined but has no canonical receipt", *p)
 	}
 	return c.Chain.Statuses(ctx, hashes)
 }
@@ -222,8 +229,9 @@ func TestBatchChainErrorRetriesEveryTask(t *testing.T) {
 	cc.fail.Store(true)
 
 	e.pass(n)
-	if got, fin := cc.statuses.Load(), cc.finalized.Load(); got != 1 || fin != 0 {
-		t.Fatalf("%d Statuses and %d FinalizedNonce calls, want 1 and 0", got, fin)
+	// The batch call, then one call per task to find out which one fails.
+	if got, fin := cc.statuses.Load(), cc.finalized.Load(); got != 1+n || fin != 0 {
+		t.Fatalf("%d Statuses and %d FinalizedNonce calls, want %d and 0", got, fin, 1+n)
 	}
 	for _, id := range ids {
 		if tx := e.stored(id); tx.Status != consolidate.StatusPending || tx.Checks != 1 {
@@ -241,6 +249,37 @@ func TestBatchChainErrorRetriesEveryTask(t *testing.T) {
 		if tx := e.stored(id); tx.Status != consolidate.StatusSuccessful {
 			t.Fatalf("transaction %d is %s", id, tx.Status)
 		}
+	}
+	e.invariants(acct)
+}
+
+func TestBatchOneFailingHashHoldsBackOnlyItsTask(t *testing.T) {
+	t.Parallel()
+	cc, _, e := newCountingEnv(t, consolidate.Config{})
+	const n = 5
+	acct, ids := e.finalTransfers(cc, n)
+	bad := e.stored(ids[2])
+	cc.poison.Store(&bad.Hash)
+
+	e.pass(n)
+	for _, id := range ids {
+		tx := e.stored(id)
+		switch {
+		case id == bad.ID && (tx.Status != consolidate.StatusPending || tx.Checks != 1):
+			t.Fatalf("transfer with the failing hash is %s after %d checks, want PENDING after 1", tx.Status, tx.Checks)
+		case id != bad.ID && tx.Status != consolidate.StatusSuccessful:
+			t.Fatalf("transaction %d is %s, want SUCCESSFUL despite another's failing hash", id, tx.Status)
+		}
+	}
+	if s := e.queueStats(); s.Ready+s.Delayed != 1 || s.InFlight != 0 || s.Dead != 0 {
+		t.Fatalf("queue after the pass: %+v, want only the failing task waiting", s)
+	}
+
+	cc.poison.Store(nil)
+	time.Sleep(e.cfg.Backoff.Max)
+	e.pass(1)
+	if tx := e.stored(bad.ID); tx.Status != consolidate.StatusSuccessful {
+		t.Fatalf("transaction %d is %s once the node answers", bad.ID, tx.Status)
 	}
 	e.invariants(acct)
 }

@@ -147,7 +147,8 @@ func undecided(cs []check, idx []int) []int {
 }
 
 // statuses asks the chain about every attempt of the checks at idx in one
-// batch. A chain error fails all of them.
+// batch. If the batch fails, each check is asked about alone, and a chain
+// error fails only the checks it answers for.
 func (s *Service) statuses(ctx context.Context, cs []check, idx []int) {
 	if len(idx) == 0 {
 		return
@@ -162,7 +163,14 @@ func (s *Service) statuses(ctx context.Context, cs []check, idx []int) {
 	if err == nil && len(sts) != len(hashes) {
 		err = fmt.Errorf("chain returned %d statuses for %d transactions", len(sts), len(hashes))
 	}
-	if err != nil {
+	switch {
+	case err != nil && len(idx) > 1 && ctx.Err() == nil:
+		// The node may have failed on one hash (say, one whose block is
+		// being reorganised): ask for each transaction on its own, so
+		// that one of them cannot hold back every other in the batch.
+		parallel(len(idx), func(k int) { s.statuses(ctx, cs, idx[k:k+1]) })
+		return
+	case err != nil:
 		for _, i := range idx {
 			cs[i].fail(fmt.Errorf("consolidate: chain status: %w", err))
 		}
