@@ -14,8 +14,9 @@ import (
 const attemptColumns = `hash, raw, gas_limit, gas_tip_cap, gas_fee_cap, cancel, created_at`
 
 const (
-	sqlInsertAttempt = `INSERT INTO attempts
-		(transaction_id, seq, ` + attemptColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertAttemptHead = `INSERT INTO attempts (transaction_id, seq, ` + attemptColumns + `) VALUES `
+	sqlAttemptRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertAttempt     = sqlInsertAttemptHead + sqlAttemptRow
 	// max over a prefix of the primary key reads one index entry.
 	sqlNextSeq             = `SELECT coalesce(max(seq), 0) + 1 FROM attempts WHERE transaction_id = ?`
 	sqlSelectAttemptByHash = `SELECT transaction_id, ` + attemptColumns + ` FROM attempts WHERE hash = ?`
@@ -148,9 +149,14 @@ func attemptByHash(ctx context.Context, tx *wtx, hash common.Hash) (int64, attem
 
 // insertAttempt stores r as attempt seq of transaction id.
 func insertAttempt(ctx context.Context, tx *wtx, id, seq int64, r attemptRow) error {
-	_, err := tx.ExecContext(ctx, sqlInsertAttempt, id, seq, r.hash, r.raw, r.quote.gasLimit,
-		r.quote.tipCap, r.quote.feeCap, r.cancel, r.createdAt)
+	_, err := tx.ExecContext(ctx, sqlInsertAttempt, r.args(nil, id, seq)...)
 	return err
+}
+
+// args appends the values of sqlAttemptRow for r as attempt seq of
+// transaction id.
+func (r attemptRow) args(dst []any, id, seq int64) []any {
+	return append(dst, id, seq, r.hash, r.raw, r.quote.gasLimit, r.quote.tipCap, r.quote.feeCap, r.cancel, r.createdAt)
 }
 
 // AddAttempt records another signed attempt for a PENDING transaction's

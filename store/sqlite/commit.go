@@ -3,9 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
 
@@ -33,7 +37,16 @@ type committer struct {
 	// commit, when the connection is free. Only run touches them.
 	stmts map[string]*sql.Stmt
 	want  map[string]bool
+	// carry holds the writes put off to the next batch (errNextBatch).
+	carry []*writeReq
+	// work feeds the deferred work of a batch to the workers.
+	work chan *deferred
 }
+
+// errNextBatch is what a write returns, having changed nothing, when it
+// must see the outcome of a deferred write of its own batch (a reused
+// idempotency key): the committer runs it again first in the next batch.
+var errNextBatch = errors.New("retry in the next batch")
 
 func startCommitter(db *sql.DB, maxBatch int, wait time.Duration) *committer {
 	c := &committer{
@@ -45,6 +58,10 @@ func startCommitter(db *sql.DB, maxBatch int, wait time.Duration) *committer {
 		stopped:  make(chan struct{}),
 		stmts:    make(map[string]*sql.Stmt),
 		want:     make(map[string]bool),
+		work:     make(chan *deferred, maxBatch),
+	}
+	for range runtime.GOMAXPROCS(0) {
+		go c.worker()
 	}
 	go c.run()
 	return c
@@ -67,6 +84,10 @@ func (c *committer) stop() {
 // interrupted statement could roll back the whole shared transaction.
 // A ctx cancelled before the committer takes the write fails it with
 // ctx's error, and nothing is applied.
+//
+// fn may run more than once: a batch whose deferred work fails is rolled
+// back and run again (see apply). Each run must set, not accumulate,
+// what fn reports to its caller.
 func (s *Store) write(ctx context.Context, fn func(context.Context, *wtx) error) error {
 	if err := s.ready(ctx); err != nil {
 		return err
@@ -86,6 +107,7 @@ func (s *Store) write(ctx context.Context, fn func(context.Context, *wtx) error)
 
 func (c *committer) run() {
 	defer close(c.stopped)
+	defer close(c.work)
 	defer func() {
 		for _, st := range c.stmts {
 			st.Close()
@@ -94,12 +116,18 @@ func (c *committer) run() {
 	batch := make([]*writeReq, 0, c.maxBatch)
 	var timer *time.Timer
 	for {
-		batch = batch[:0]
-		select {
-		case r := <-c.reqs:
-			batch = append(batch, r)
-		case <-c.quit:
-			return
+		// Writes carried over run first, so they cannot be put off again,
+		// and before the committer stops, since they were taken.
+		batch = append(batch[:0], c.carry...)
+		clear(c.carry)
+		c.carry = c.carry[:0]
+		if len(batch) == 0 {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			case <-c.quit:
+				return
+			}
 		}
 		batch = c.gather(batch)
 		if c.wait > 0 && len(batch) < c.maxBatch {
@@ -162,6 +190,10 @@ func (c *committer) commit(batch []*writeReq) {
 		}
 	}
 	for i, r := range batch {
+		if errs[i] == errNextBatch {
+			c.carry = append(c.carry, r)
+			continue
+		}
 		r.done <- errs[i]
 	}
 }
@@ -169,17 +201,22 @@ func (c *committer) commit(batch []*writeReq) {
 // apply runs the live requests of batch (those with a nil errs entry) and
 // commits, recording each fn's own error in errs. A non-nil return means
 // the transaction did not commit.
+//
+// A batch runs in two steps when it can: each write under its savepoint,
+// where a write may leave deferred work (Submit's signature) to the
+// workers, and once all have run, the deferred writes' finishing
+// statements in batch order. If any deferred work or finishing step
+// fails, the batch is rolled back as a whole and run again with nothing
+// deferred, so that each failure falls on its own write alone: a failed
+// signature returns its nonce and the writes after it get others.
 func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
-	// The transaction's context is not any request's: one caller giving
-	// up must not roll back the others.
-	bg := context.Background()
-	sqlTx, err := c.db.BeginTx(bg, nil)
-	if err != nil {
-		return err
-	}
-	tx := &wtx{Tx: sqlTx, c: c}
-	// A lone write needs no savepoint: its failure rolls back everything.
+	// A lone write needs no savepoint and has no one to share the
+	// signing with: its failure rolls back everything.
 	if live == 1 {
+		tx, err := c.begin(false)
+		if err != nil {
+			return err
+		}
 		for i, r := range batch {
 			if errs[i] == nil {
 				if errs[i] = call(r, tx); errs[i] != nil {
@@ -190,40 +227,113 @@ func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
 		}
 		return tx.Commit()
 	}
+	queued := make([]bool, len(batch))
+	for i := range batch {
+		queued[i] = errs[i] == nil
+	}
+	again, err := c.applyBatch(batch, errs, true)
+	if !again {
+		return err
+	}
+	for i := range batch {
+		if queued[i] {
+			errs[i] = nil
+		}
+	}
+	_, err = c.applyBatch(batch, errs, false)
+	return err
+}
+
+// applyBatch runs the live requests of batch, each under its own
+// savepoint, then the finishing steps of their deferred work, and
+// commits. again reports that the transaction was rolled back because
+// deferred work or a finishing step failed: the batch is to be run
+// again without deferral.
+func (c *committer) applyBatch(batch []*writeReq, errs []error, deferring bool) (again bool, err error) {
+	bg := context.Background()
+	tx, err := c.begin(deferring)
+	if err != nil {
+		return false, err
+	}
+	// Deferred work may still run on the workers when the batch stops
+	// early: it must be done before its write runs again or returns.
+	defer tx.pending.Wait()
 	for i, r := range batch {
 		if errs[i] != nil {
 			continue
 		}
 		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
 			_ = tx.Rollback()
-			return err
+			return false, err
 		}
+		nd, ns := len(tx.deferred), len(tx.submitted)
 		if errs[i] = call(r, tx); errs[i] != nil {
+			// Nothing of a failed write is finished.
+			tx.deferred, tx.submitted = tx.deferred[:nd], tx.submitted[:ns]
 			// If SQLite rolled back the whole transaction on its own (disk
 			// full, I/O error), the savepoint is gone and this fails: the
 			// batch stops before anything runs outside a transaction.
 			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
 				_ = tx.Rollback()
-				return err
+				return false, err
 			}
 		}
 		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
 			_ = tx.Rollback()
-			return err
+			return false, err
 		}
 	}
-	return tx.Commit()
+	if err := tx.finish(); err != nil {
+		_ = tx.Rollback()
+		return true, nil
+	}
+	return false, tx.Commit()
+}
+
+func (c *committer) begin(deferring bool) (*wtx, error) {
+	// The transaction's context is not any request's: one caller giving
+	// up must not roll back the others.
+	sqlTx, err := c.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &wtx{Tx: sqlTx, c: c, deferring: deferring}, nil
+}
+
+// A deferred is work a write left to a worker: pure computation, whose
+// result the write's rows need when the batch finishes.
+type deferred struct {
+	work func() error
+	err  error
+	done *sync.WaitGroup
+}
+
+func (d *deferred) run() {
+	defer d.done.Done()
+	defer panicked(&d.err)
+	d.err = d.work()
+}
+
+// worker does deferred work, so that signing a batch's transfers runs on
+// the other cores while the committer runs the batch's statements.
+func (c *committer) worker() {
+	for d := range c.work {
+		d.run()
+	}
 }
 
 // call runs r's fn, turning a panic into an error so one bad write cannot
 // take down the committer and every writer waiting on it.
 func call(r *writeReq, tx *wtx) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("write panicked: %v", p)
-		}
-	}()
+	defer panicked(&err)
 	return r.fn(context.WithoutCancel(r.ctx), tx)
+}
+
+// panicked, deferred, turns a panic into an error in *err.
+func panicked(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("write panicked: %v", p)
+	}
 }
 
 // prepare prepares the statements the last batch wanted, so later batches
@@ -250,6 +360,77 @@ type wtx struct {
 	// local holds this transaction's handles on the committer's
 	// statements, shared by the writes of a batch.
 	local map[string]*sql.Stmt
+
+	// deferring is set when writes may leave work to the workers
+	// (later) and rows to the end of the batch (finish): deferred is that
+	// work, pending counts what is not done yet, submitted holds the
+	// submits waiting for their signatures, nonces the next nonce of each
+	// sender the batch has read, and claims the keys the submitted will
+	// write.
+	deferring bool
+	deferred  []*deferred
+	pending   sync.WaitGroup
+	submitted []*pendingSubmit
+	nonces    map[common.Address]int64
+	claims    map[string]bool
+}
+
+// later runs work on a worker, reporting false if the transaction takes
+// no deferred work, in which case the write must do it itself. If work
+// fails, the whole batch runs again and later reports false.
+func (t *wtx) later(work func() error) bool {
+	if !t.deferring {
+		return false
+	}
+	d := &deferred{work: work, done: &t.pending}
+	t.pending.Add(1)
+	t.deferred = append(t.deferred, d)
+	t.c.work <- d
+	return true
+}
+
+// claim records that a deferred write of this batch will write key;
+// claimed reports whether one has.
+func (t *wtx) claim(key string) {
+	if t.claims == nil {
+		t.claims = make(map[string]bool)
+	}
+	t.claims[key] = true
+}
+
+func (t *wtx) claimed(key string) bool { return t.claims[key] }
+
+// finish waits for the batch's deferred work, helping with what no worker
+// has taken yet, then writes what the deferred writes left: the nonces
+// they took and the submits they signed. An error means the transaction
+// must be rolled back.
+func (t *wtx) finish() (err error) {
+	if len(t.nonces) == 0 && len(t.deferred) == 0 {
+		return nil
+	}
+	for help := len(t.deferred) > 0; help; {
+		select {
+		case d := <-t.c.work:
+			d.run()
+		default:
+			help = false
+		}
+	}
+	t.pending.Wait()
+	for _, d := range t.deferred {
+		if d.err != nil {
+			return d.err
+		}
+	}
+	defer panicked(&err)
+	ctx := context.Background()
+	if err := t.saveNonces(ctx); err != nil {
+		return err
+	}
+	if len(t.submitted) == 0 {
+		return nil
+	}
+	return insertSubmitted(ctx, t, t.submitted)
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {

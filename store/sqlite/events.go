@@ -10,8 +10,9 @@ import (
 )
 
 const (
-	sqlInsertEvent = `INSERT INTO events (type, transaction_id, account_id, status, created_at)
-		VALUES (?, ?, ?, ?, ?)`
+	sqlInsertEventHead = `INSERT INTO events (type, transaction_id, account_id, status, created_at) VALUES `
+	sqlEventRow        = `(?, ?, ?, ?, ?)`
+	sqlInsertEvent     = sqlInsertEventHead + sqlEventRow
 	// Reads the partial index events_unsent: sent events cost nothing.
 	sqlSelectEvents = `SELECT id, type, transaction_id, account_id, status, created_at
 		FROM events WHERE sent_at IS NULL ORDER BY id LIMIT ?`
@@ -71,18 +72,18 @@ func (s *Store) events(ctx context.Context, limit int) ([]consolidate.Event, err
 func (s *Store) MarkSent(ctx context.Context, ids []int64) error {
 	now := unixNano(time.Now())
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		for len(ids) > 0 {
-			n := min(len(ids), markBatch)
+		for rest := ids; len(rest) > 0; {
+			n := min(len(rest), markBatch)
 			args := make([]any, 0, n+1)
 			args = append(args, now)
-			for _, id := range ids[:n] {
+			for _, id := range rest[:n] {
 				args = append(args, id)
 			}
 			q := sqlMarkSent + "(?" + strings.Repeat(", ?", n-1) + ")"
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
-			ids = ids[n:]
+			rest = rest[n:]
 		}
 		return nil
 	})

@@ -21,6 +21,7 @@ func TestQueryPlans(t *testing.T) {
 		sqlSelectCredit:        {1, "ref"},
 		sqlSelectIdempotency:   {1, "key"},
 		sqlSelectNonce:         {[]byte{}},
+		sqlTakeNonce:           {[]byte{}},
 		sqlSyncNonce:           {[]byte{}, 0},
 		sqlSelectTransaction:   {1},
 		sqlSelectTransactions:  {1, 100, 10},

@@ -57,6 +57,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 
 	var out consolidate.Transaction
 	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		out = consolidate.Transaction{}
 		t, err := loadTransaction(ctx, tx, id)
 		if err != nil {
 			return err

@@ -7,19 +7,27 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
 
 const (
 	sqlSelectIdempotency = `SELECT request_hash, transaction_id, error_code FROM idempotency
 		WHERE account_id = ? AND key = ?`
-	sqlInsertIdempotency = `INSERT INTO idempotency
-		(account_id, key, request_hash, transaction_id, error_code, created_at) VALUES (?, ?, ?, ?, ?, ?)`
-	sqlInsertPending = `INSERT INTO transactions
+	sqlInsertIdempotencyHead = `INSERT INTO idempotency
+		(account_id, key, request_hash, transaction_id, error_code, created_at) VALUES `
+	sqlIdempotencyRow    = `(?, ?, ?, ?, ?, ?)`
+	sqlInsertIdempotency = sqlInsertIdempotencyHead + sqlIdempotencyRow
+	// The columns left out (fee_blockchain, block_number, block_hash,
+	// checks) take their defaults: the zero values of a Transaction.
+	sqlInsertPendingHead = `INSERT INTO transactions
 		(account_id, sender, recipient, amount, fee_total, nonce, hash, raw, status, version,
-		 idempotency_key, checks, next_check_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 1, ?, 0, ?, ?, ?)`
+		 idempotency_key, next_check_at, created_at, updated_at) VALUES `
+	sqlPendingRow = `(?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 1, ?, ?, ?, ?)`
+	// RETURNING's rows come in no set order: the hash tells them apart.
+	sqlPendingReturning = `RETURNING id, hash`
 )
 
 // errCodeInsufficientFunds records a rejected request under its
@@ -58,8 +66,8 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 	if sign == nil {
 		return consolidate.Transaction{}, false, errors.New("nil sign function")
 	}
-	now := nowOr(p.Now)
-	next := nowOr(p.NextCheckAt)
+	sub := submission{p: p, amount: amount, fee: fee, quote: quote, now: nowOr(p.Now), next: nowOr(p.NextCheckAt)}
+	now := sub.now
 	hold := new(big.Int).Add(p.Amount, p.FeeTotal)
 
 	var (
@@ -68,11 +76,17 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 		rejected error // committed, then returned: the rejection is recorded
 	)
 	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		out, created, rejected = consolidate.Transaction{}, false, nil
 		if p.IdempotencyKey != "" {
 			t, found, err := replay(ctx, tx, p)
 			if err != nil || found {
 				out = t
 				return err
+			}
+			// The key's row is written when the deferred write that claimed
+			// it finishes: see its outcome from the next batch.
+			if tx.claimed(idempotencyClaim(p)) {
+				return errNextBatch
 			}
 		}
 
@@ -90,51 +104,27 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 			return err
 		}
 
-		nonce, err := nextNonce(ctx, tx, p)
+		nonce, err := nextNonce(ctx, tx, p.From)
 		if err != nil {
-			return err
-		}
-		// Signing happens inside the transaction so the nonce it uses is the
-		// one stored; if it fails, the rollback returns the nonce.
-		signed, err := sign(nonce)
-		if err == nil {
-			err = checkSigned(signed)
-		}
-		if err != nil {
-			return fmt.Errorf("sign nonce %d: %w", nonce, err)
-		}
-		res, err := tx.ExecContext(ctx, sqlInsertPending, p.AccountID, p.From.Bytes(), p.To.Bytes(),
-			amount, fee, int64(nonce), signed.Hash.Bytes(), signed.Raw, nullString(p.IdempotencyKey),
-			nullTime(next), unixNano(now), unixNano(now))
-		if err != nil {
-			return err
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		first := attemptRow{hash: signed.Hash.Bytes(), raw: signed.Raw, quote: quote, createdAt: unixNano(now)}
-		if err := insertAttempt(ctx, tx, id, 1, first); err != nil {
 			return err
 		}
 		b := balances{available: new(big.Int).Sub(a.Available, hold), current: a.Current}
 		if err := saveBalances(ctx, tx, p.AccountID, b, now); err != nil {
 			return err
 		}
-		if p.IdempotencyKey != "" {
-			if _, err := tx.ExecContext(ctx, sqlInsertIdempotency, p.AccountID, p.IdempotencyKey,
-				p.RequestHash[:], id, nil, unixNano(now)); err != nil {
-				return err
-			}
+		// Signing happens inside the transaction so the nonce it uses is the
+		// one stored; if it fails, the rollback returns the nonce. In a
+		// batch it runs on a worker while the committer goes on, and the
+		// rows that need its hash are written once the batch has run.
+		ps := &pendingSubmit{sub: sub, nonce: nonce, sign: sign,
+			record: func(t consolidate.Transaction) { out, created = t, true }}
+		if tx.deferSubmit(ps) {
+			return nil
 		}
-		if err := insertEvent(ctx, tx, consolidate.EventSubmitted, id, p.AccountID, consolidate.StatusPending, now); err != nil {
+		if err := ps.signNonce(); err != nil {
 			return err
 		}
-		// Read back rather than assemble: the caller gets exactly what a
-		// later Transaction returns.
-		out, err = loadTransaction(ctx, tx, id)
-		created = true
-		return err
+		return insertSubmitted(ctx, tx, []*pendingSubmit{ps})
 	})
 	if err == nil {
 		err = rejected
@@ -143,6 +133,161 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 		return consolidate.Transaction{}, false, err
 	}
 	return out, created, nil
+}
+
+// submission is a checked Submit request as stored.
+type submission struct {
+	p           consolidate.SubmitParams
+	amount, fee []byte
+	quote       quoteRow
+	now, next   time.Time
+}
+
+// A pendingSubmit is a Submit whose funds are held and nonce taken, to be
+// signed and then stored.
+type pendingSubmit struct {
+	sub    submission
+	nonce  uint64
+	sign   consolidate.SignFunc
+	signed consolidate.SignedTx
+	record func(consolidate.Transaction) // receives the stored transaction
+}
+
+func (ps *pendingSubmit) signNonce() error {
+	st, err := ps.sign(ps.nonce)
+	if err == nil {
+		err = checkSigned(st)
+	}
+	if err != nil {
+		return fmt.Errorf("sign nonce %d: %w", ps.nonce, err)
+	}
+	ps.signed = st
+	return nil
+}
+
+// deferSubmit hands ps's signature to a worker and its rows to the end of
+// the batch, reporting false if tx takes no deferred work. It takes ps's
+// nonce and claims its idempotency key, and cannot fail: it is the last
+// step of the Submit's write.
+func (tx *wtx) deferSubmit(ps *pendingSubmit) bool {
+	if !tx.later(ps.signNonce) {
+		return false
+	}
+	tx.submitted = append(tx.submitted, ps)
+	tx.takeNonce(ps.sub.p.From, ps.nonce)
+	if ps.sub.p.IdempotencyKey != "" {
+		tx.claim(idempotencyClaim(ps.sub.p))
+	}
+	return true
+}
+
+// idempotencyClaim names an idempotency key within a batch.
+func idempotencyClaim(p consolidate.SubmitParams) string {
+	return fmt.Sprintf("idempotency %d %s", p.AccountID, p.IdempotencyKey)
+}
+
+// insertSubmitted writes signed submits: their transactions, first
+// attempts, idempotency keys and outbox events, a chunk of rows per
+// statement, and hands each its transaction as Transaction will read it
+// back, built from the values stored.
+func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
+	ts := make([]consolidate.Transaction, len(pss))
+	for i, ps := range pss {
+		ts[i] = ps.transaction()
+	}
+	err := chunks(len(pss), func(lo, hi int) error {
+		args := make([]any, 0, 12*(hi-lo))
+		index := make(map[common.Hash]int, hi-lo)
+		for i := lo; i < hi; i++ {
+			t := &ts[i]
+			args = append(args, t.AccountID, t.From.Bytes(), t.To.Bytes(), pss[i].sub.amount, pss[i].sub.fee,
+				int64(t.Nonce), t.Hash.Bytes(), t.Raw, nullString(t.IdempotencyKey),
+				nullTime(t.NextCheckAt), unixNano(t.CreatedAt), unixNano(t.UpdatedAt))
+			index[t.Hash] = i
+		}
+		rows, err := tx.QueryContext(ctx, values(sqlInsertPendingHead, sqlPendingRow, hi-lo, sqlPendingReturning), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n := 0
+		for ; rows.Next(); n++ {
+			var (
+				id   int64
+				hash []byte
+			)
+			if err := rows.Scan(&id, &hash); err != nil {
+				return err
+			}
+			i, ok := index[common.BytesToHash(hash)]
+			if !ok {
+				return fmt.Errorf("inserted transaction %d has an unknown hash", id)
+			}
+			ts[i].ID = id
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n != hi-lo {
+			return fmt.Errorf("inserted %d transactions, want %d", n, hi-lo)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, tx, sqlInsertAttemptHead, sqlAttemptRow, len(ts), func(args []any, i int) []any {
+		first := attemptRow{hash: ts[i].Hash.Bytes(), raw: ts[i].Raw, quote: pss[i].sub.quote, createdAt: unixNano(ts[i].CreatedAt)}
+		return first.args(args, ts[i].ID, 1)
+	})
+	if err != nil {
+		return err
+	}
+	var keyed []int
+	for i, t := range ts {
+		if t.IdempotencyKey != "" {
+			keyed = append(keyed, i)
+		}
+	}
+	err = insertRows(ctx, tx, sqlInsertIdempotencyHead, sqlIdempotencyRow, len(keyed), func(args []any, k int) []any {
+		i := keyed[k]
+		return append(args, ts[i].AccountID, ts[i].IdempotencyKey, pss[i].sub.p.RequestHash[:], ts[i].ID, nil, unixNano(ts[i].CreatedAt))
+	})
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, tx, sqlInsertEventHead, sqlEventRow, len(ts), func(args []any, i int) []any {
+		return append(args, consolidate.EventSubmitted, ts[i].ID, ts[i].AccountID, string(ts[i].Status), unixNano(ts[i].CreatedAt))
+	})
+	if err != nil {
+		return err
+	}
+	for i, ps := range pss {
+		ps.record(ts[i])
+	}
+	return nil
+}
+
+// transaction is ps as sqlPendingRow stores it, less the ID, and as
+// Transaction reads it back.
+func (ps *pendingSubmit) transaction() consolidate.Transaction {
+	p := ps.sub.p
+	return consolidate.Transaction{
+		AccountID:      p.AccountID,
+		From:           p.From,
+		To:             p.To,
+		Amount:         new(big.Int).SetBytes(ps.sub.amount),
+		FeeTotal:       new(big.Int).SetBytes(ps.sub.fee),
+		Nonce:          ps.nonce,
+		Hash:           ps.signed.Hash,
+		Raw:            bytes.Clone(ps.signed.Raw),
+		Status:         consolidate.StatusPending,
+		Version:        1,
+		IdempotencyKey: p.IdempotencyKey,
+		NextCheckAt:    fromNullTime(nullTime(ps.sub.next)),
+		CreatedAt:      fromUnixNano(unixNano(ps.sub.now)),
+		UpdatedAt:      fromUnixNano(unixNano(ps.sub.now)),
+	}
 }
 
 // replay answers a reused idempotency key: the original transaction (found

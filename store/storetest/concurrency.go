@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-consolidate/consolidate"
 )
@@ -93,4 +94,73 @@ func testSubmitIdempotencyConcurrent(t *testing.T, s consolidate.Store) {
 	}
 	wantBalances(t, s, a.ID, big.NewInt(9*hold), big.NewInt(10*hold))
 	CheckInvariants(t, s, a.ID)
+}
+
+// testSubmitConcurrent submits for many accounts at once, some with
+// idempotency keys, as a loaded service does. Whatever a store does to
+// serve them together, each caller gets exactly the transaction a later
+// Transaction returns, signed with the nonce it stores, and the sender's
+// nonces have no gaps.
+func testSubmitConcurrent(t *testing.T, s consolidate.Store) {
+	const n = 48
+	accts := make([]consolidate.Account, n)
+	for i := range accts {
+		accts[i] = fund(t, s, 2*hold)
+	}
+	var (
+		wg     sync.WaitGroup
+		txs    = make([]consolidate.Transaction, n)
+		signed = make([]consolidate.SignedTx, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			p := transfer(accts[i].ID)
+			if i%2 == 0 {
+				p = withKey(p, fmt.Sprintf("c-%d", i), "request")
+			}
+			p.Now = t0.Add(time.Duration(i) * time.Second)
+			tx, created, err := s.Submit(t.Context(), p, func(nonce uint64) (consolidate.SignedTx, error) {
+				st, err := sign(nonce)
+				signed[i] = st // the store keeps the last signature it asked for
+				return st, err
+			})
+			if err != nil || !created {
+				t.Errorf("Submit %d: created %v, %v", i, created, err)
+			}
+			txs[i] = tx
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var nonces []uint64
+	for i, tx := range txs {
+		stored := mustTransaction(t, s, tx.ID)
+		if d := diffTx(tx, stored); d != "" {
+			t.Errorf("Submit %d returned %s", i, d)
+		}
+		if !tx.UpdatedAt.Equal(stored.UpdatedAt) {
+			t.Errorf("Submit %d returned UpdatedAt %v, Transaction %v", i, tx.UpdatedAt, stored.UpdatedAt)
+		}
+		if tx.Hash != signed[i].Hash || string(tx.Raw) != string(signed[i].Raw) {
+			t.Errorf("Submit %d stored hash %s, signed %s", i, tx.Hash, signed[i].Hash)
+		}
+		if tx.AccountID != accts[i].ID || !tx.CreatedAt.Equal(t0.Add(time.Duration(i)*time.Second)) {
+			t.Errorf("Submit %d stored account %d at %v", i, tx.AccountID, tx.CreatedAt)
+		}
+		wantAttempts(t, s, tx.ID, consolidate.Attempt{SignedTx: signed[i], Quote: transfer(0).Quote, CreatedAt: tx.CreatedAt})
+		nonces = append(nonces, tx.Nonce)
+		wantBalances(t, s, accts[i].ID, big.NewInt(hold), big.NewInt(2*hold))
+	}
+	slices.Sort(nonces)
+	for i, nonce := range nonces {
+		if nonce != uint64(i) {
+			t.Errorf("nonces handed out = %v, want 0..%d each once", nonces, n-1)
+			break
+		}
+	}
+	if evs := unsent(t, s); len(evs) != n {
+		t.Errorf("events = %d, want %d", len(evs), n)
+	}
 }

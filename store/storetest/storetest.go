@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) consolidate.Store) {
 		{"Events", testEvents},
 		{"Transactions", testTransactions},
 		{"HotAccount", testHotAccount},
+		{"SubmitConcurrent", testSubmitConcurrent},
 		{"CancelledContext", testCancelledContext},
 	}
 	for _, tc := range tests {
