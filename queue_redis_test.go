@@ -3,7 +3,9 @@ package consolidate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,5 +242,71 @@ func TestRedisQueueHugeLimits(t *testing.T) {
 	}
 	if s, err := q.Stats(ctx, "w"); err != nil || s != (consolidate.QueueStats{Delayed: 1, Dead: 1}) {
 		t.Fatalf("Stats = %+v, %v", s, err)
+	}
+}
+
+// Calls made at once are combined into shared script runs; each must
+// still get its own outcome: concurrent Claims never share a message,
+// and among concurrent settles a stale token fails alone while the rest
+// of its run takes effect.
+func TestRedisQueueCombinedCalls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := consolidate.NewRedisQueue(redistest.Start(t).Client(t), &consolidate.RedisQueueOptions{Prefix: newPrefix()})
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			m := consolidate.Message{Queue: "w", ID: fmt.Sprintf("m%d", i), Body: []byte{byte(i)}}
+			if err := q.Enqueue(ctx, m); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	claimed := make([][]consolidate.Delivery, n)
+	for i := range n {
+		wg.Go(func() {
+			ds, err := q.Claim(ctx, "w", 1, time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			claimed[i] = ds
+		})
+	}
+	wg.Wait()
+	seen := make(map[string]bool)
+	var ds []consolidate.Delivery
+	for _, c := range claimed {
+		if len(c) != 1 {
+			t.Fatalf("a Claim of one out of %d waiting got %d", n, len(c))
+		}
+		d := c[0]
+		if seen[d.ID] || seen[d.Token] || d.Attempt != 1 || fmt.Sprintf("m%d", d.Body[0]) != d.ID {
+			t.Fatalf("delivery %+v repeats an ID or token, or is not its message", d)
+		}
+		seen[d.ID], seen[d.Token] = true, true
+		ds = append(ds, d)
+	}
+
+	errs := make([]error, n)
+	for i, d := range ds {
+		if i%2 == 1 {
+			d.Token = "stale"
+		}
+		wg.Go(func() { errs[i] = q.Ack(ctx, d) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%2 == 1 && !errors.Is(err, consolidate.ErrLeaseLost) {
+			t.Errorf("Ack %d with a stale token: got %v, want ErrLeaseLost", i, err)
+		}
+		if i%2 == 0 && err != nil {
+			t.Errorf("Ack %d: %v", i, err)
+		}
+	}
+	if s, err := q.Stats(ctx, "w"); err != nil || s != (consolidate.QueueStats{InFlight: n / 2}) {
+		t.Fatalf("Stats = %+v, %v; want the %d stale Acks still in flight", s, err, n/2)
 	}
 }
