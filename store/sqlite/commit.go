@@ -204,11 +204,11 @@ func (c *committer) commit(batch []*writeReq) {
 //
 // A batch runs in two steps when it can: each write under its savepoint,
 // where a write may leave deferred work (Submit's signature) to the
-// workers, and once all have run, the deferred writes' finishing
-// statements in batch order. If any deferred work or finishing step
-// fails, the batch is rolled back as a whole and run again with nothing
-// deferred, so that each failure falls on its own write alone: a failed
-// signature returns its nonce and the writes after it get others.
+// workers, and once all have run, the rows the deferred writes left
+// (wtx.finish). If any deferred work or those rows fail, the batch is
+// rolled back as a whole and run again with nothing deferred, so that
+// each failure falls on its own write alone: a failed signature returns
+// its nonce and the writes after it get others.
 func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
 	// A lone write needs no savepoint and has no one to share the
 	// signing with: its failure rolls back everything.
@@ -245,10 +245,10 @@ func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
 }
 
 // applyBatch runs the live requests of batch, each under its own
-// savepoint, then the finishing steps of their deferred work, and
-// commits. again reports that the transaction was rolled back because
-// deferred work or a finishing step failed: the batch is to be run
-// again without deferral.
+// savepoint, then writes what their deferred work left, and commits.
+// again reports that the transaction was rolled back because deferred
+// work or its rows failed: the batch is to be run again without
+// deferral.
 func (c *committer) applyBatch(batch []*writeReq, errs []error, deferring bool) (again bool, err error) {
 	bg := context.Background()
 	tx, err := c.begin(deferring)

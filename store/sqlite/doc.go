@@ -30,6 +30,21 @@
 // while its write is queued fails the write and applies nothing; once the
 // write is in a batch, the method waits for the batch's outcome.
 //
+// In a batch, Submit runs in two steps. Under its savepoint it checks the
+// idempotency key and the funds, holds them and takes the next nonce; its
+// signature is computed on another goroutine (one per GOMAXPROCS) while
+// the batch's other writes run. Once all have run, the batch's
+// transactions, first attempts, idempotency keys and events are inserted
+// together, a chunk of rows per statement, and the batch commits. If a
+// signature or one of those inserts fails, the whole batch is rolled back
+// and run again with each Submit signing in turn, so the failure stays
+// with its own Submit and the nonces after it move down: nonces stay
+// gap-free. SignFunc may therefore be called more than once for a
+// transfer, and from a goroutine other than the caller's; the store keeps
+// the last signature. A Submit that reuses the idempotency key of another
+// Submit in its batch waits for the next batch, where it sees that
+// Submit's outcome.
+//
 // # Concurrency
 //
 // A Store keeps one connection for writes and a small pool for reads.
