@@ -60,8 +60,11 @@ func testGroupCommitAnswers(t *testing.T, s *sqlite.Store) {
 			IdempotencyKey: key, RequestHash: [32]byte{hash},
 		}
 	}
-	signer := func(from byte, fail bool) consolidate.SignFunc {
+	signer := func(from byte, fail, panics bool) consolidate.SignFunc {
 		return func(nonce uint64) (consolidate.SignedTx, error) {
+			if panics {
+				panic("signer broken")
+			}
 			if fail {
 				return consolidate.SignedTx{}, errors.New("signer offline")
 			}
@@ -83,17 +86,17 @@ func testGroupCommitAnswers(t *testing.T, s *sqlite.Store) {
 	var calls []*call
 	// 30 distinct requests against 10 holds: 10 pass, 20 are refused.
 	for i := range 30 {
-		calls = append(calls, &call{p: params(poor.ID, 1, fmt.Sprint("poor-", i), 1), sign: signer(1, false)})
+		calls = append(calls, &call{p: params(poor.ID, 1, fmt.Sprint("poor-", i), 1), sign: signer(1, false, false)})
 	}
 	// One key reused with two different requests: whichever runs first
 	// wins, every other use of its request replays it, the other request
 	// conflicts.
 	for i := range 10 {
-		calls = append(calls, &call{p: params(rich.ID, 2, "shared", byte(1+i%2)), sign: signer(2, false)})
+		calls = append(calls, &call{p: params(rich.ID, 2, "shared", byte(1+i%2)), sign: signer(2, false, false)})
 	}
-	// Plain transfers, and some whose signature fails.
+	// Plain transfers, and some whose signature fails or panics.
 	for i := range 20 {
-		calls = append(calls, &call{p: params(rich.ID, 2, "", 0), sign: signer(2, i%4 == 0)})
+		calls = append(calls, &call{p: params(rich.ID, 2, "", 0), sign: signer(2, i%4 == 0, i == 8)})
 	}
 
 	start := make(chan struct{})
@@ -193,5 +196,13 @@ func testGroupCommitAnswers(t *testing.T, s *sqlite.Store) {
 	}
 	if n1, n2 := len(nonces[common.Address{19: 1}]), len(nonces[common.Address{19: 2}]); n1 != 10 || n2 != 16 {
 		t.Errorf("stored %d and %d transfers, want 10 and 16", n1, n2)
+	}
+	// Failed signatures left no gaps.
+	for from, used := range nonces {
+		for n := range uint64(len(used)) {
+			if !used[n] {
+				t.Errorf("sender %s: nonce %d unused, %d stored", from, n, len(used))
+			}
+		}
 	}
 }
