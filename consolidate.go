@@ -30,6 +30,10 @@ type Service struct {
 
 	nonceMu     sync.Mutex
 	nonceSynced bool
+
+	refillMu     sync.Mutex       // one refill at a time; held by it
+	refillNext   time.Time        // no refill before then
+	refillNonces map[int64]uint64 // nonces of open transfers, by ID, as the last refill read them
 }
 
 // New returns a Service over store and chain. A nil cfg means defaults.

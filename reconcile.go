@@ -1,10 +1,12 @@
 package consolidate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -101,6 +103,7 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 			c.tx, c.err = s.settle(ctx, c.tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
 		})
 	}
+	s.refill(ctx, cs, live)
 	parallel(len(live), func(k int) {
 		c := &cs[live[k]]
 		c.err = s.advance(ctx, c.tx, c.attempts, c.sts)
@@ -249,6 +252,140 @@ func (s *Service) advance(ctx context.Context, tx Transaction, attempts []Attemp
 		return s.send(ctx, tx, latest)
 	}
 	return nil
+}
+
+// refillWindow bounds how many of the wallet's lowest open nonces one
+// refill sends, and refillScan how many open transfers it reads to find
+// them.
+const (
+	refillWindow = 256
+	refillScan   = 4 * sweepBatch
+	// refillRetry spaces refills that could not send the lowest open
+	// nonce (its transfer is parked, say), so that they do not repeat the
+	// scan on every pass.
+	refillRetry = time.Second
+)
+
+// refill sends the wallet's lowest open nonces again, in nonce order, when
+// one of the live checks at idx shows that the node has lost a transfer
+// above a nonce it does not hold either.
+//
+// A node keeps only a few dozen of an account's transactions beyond its
+// next nonce (go-ethereum: 64) and silently drops the rest, though it
+// answered each with success. Once it lacks the wallet's lowest open
+// nonce (a crash between commit and broadcast, a restarted node, a
+// reorg), everything sent above that window is dropped, and each transfer
+// rebroadcast at its own check lands in the window only by chance: the
+// wallet's backlog would drain by a handful of nonces per check interval.
+// Sent lowest first, each transaction is executable on arrival, so the
+// node takes them all.
+func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
+	lowest, found := uint64(0), false
+	for _, i := range idx {
+		c := &cs[i]
+		if c.sts[len(c.sts)-1].State == TxUnknown && (!found || c.tx.Nonce < lowest) {
+			lowest, found = c.tx.Nonce, true
+		}
+	}
+	if !found || !s.refillMu.TryLock() {
+		return
+	}
+	defer s.refillMu.Unlock()
+	if time.Now().Before(s.refillNext) {
+		return
+	}
+	next, err := s.chain.Nonce(ctx)
+	if err != nil || next >= lowest {
+		// Nothing below the lost transfer is missing: its own check
+		// sends it.
+		return
+	}
+	open, err := s.openFrom(ctx, next)
+	if err != nil {
+		s.log.WarnContext(ctx, "consolidate: refill: read open transfers", "err", err)
+		return
+	}
+	if len(open) == 0 || open[0].Nonce != next {
+		s.refillNext = time.Now().Add(refillRetry)
+		s.log.WarnContext(ctx, "consolidate: the node lacks the wallet's next nonce and no open transfer holds it", "nonce", next)
+		return
+	}
+	sent := 0
+	for _, tx := range open {
+		as, err := s.store.Attempts(ctx, tx.ID)
+		if err != nil || len(as) == 0 {
+			break
+		}
+		if err := s.chain.Broadcast(ctx, as[len(as)-1].Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
+			// Its own check deals with a refusal (underpriced, rejected):
+			// make it due now, since nothing above it can land first.
+			s.log.InfoContext(ctx, "consolidate: refill: broadcast refused; checking the transfer now", "tx", tx.ID, "nonce", tx.Nonce, "err", err)
+			if err := s.enqueueReconcile(ctx, 0, tx.ID); err != nil {
+				s.log.WarnContext(ctx, "consolidate: refill: enqueue", "tx", tx.ID, "err", err)
+			}
+			break
+		}
+		sent++
+	}
+	s.log.InfoContext(ctx, "consolidate: refilled the node with the wallet's lowest open nonces", "from", next, "sent", sent)
+}
+
+// openFrom returns the wallet's open transfers with nonces from next up,
+// at most refillWindow of them, in nonce order, read from the oldest open
+// transfers. Nonces the store gave out are never reused, so they are
+// found among the oldest; the scan stops once the window is complete.
+func (s *Service) openFrom(ctx context.Context, next uint64) ([]Transaction, error) {
+	// Every PENDING transfer with a scheduled check: the sweeper's query
+	// with a cutoff past any schedule.
+	all := time.Now().Add(100 * 365 * 24 * time.Hour)
+	nonces := make(map[int64]uint64, len(s.refillNonces))
+	var open []Transaction
+	after := int64(0)
+	for scanned := 0; scanned < refillScan; {
+		ids, err := s.store.Due(ctx, all, after, sweepBatch)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		for _, id := range ids {
+			n, ok := s.refillNonces[id]
+			if !ok || (n >= next && n < next+refillWindow) {
+				tx, err := s.store.Transaction(ctx, id)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if tx.From != s.sender || tx.Status.Final() {
+					continue
+				}
+				n = tx.Nonce
+				if n >= next && n < next+refillWindow {
+					open = append(open, tx)
+				}
+			}
+			nonces[id] = n
+		}
+		scanned += len(ids)
+		after = ids[len(ids)-1]
+		if len(open) == refillWindow {
+			break
+		}
+	}
+	// What the next refill need not read again: a transfer's nonce never
+	// changes. Transfers no longer open drop out.
+	s.refillNonces = nonces
+	slices.SortFunc(open, func(a, b Transaction) int { return cmp.Compare(a.Nonce, b.Nonce) })
+	// Only a contiguous run from next can be executed.
+	for i := range open {
+		if open[i].Nonce != next+uint64(i) {
+			return open[:i], nil
+		}
+	}
+	return open, nil
 }
 
 // parallel runs f(0) … f(n-1) concurrently and waits for them; a single
