@@ -34,7 +34,10 @@ import (
 //     bumped fees if it has waited longer than Config.StuckAfter or the
 //     node calls it underpriced, and replaced by a cancel if the node
 //     refuses it for good, so that its nonce does not block every later
-//     transfer.
+//     transfer. If the node has lost it and lacks a lower nonce of the
+//     wallet too, the wallet's lowest open nonces are sent first, in
+//     order: a node keeps only a few dozen transactions beyond an
+//     account's next nonce and drops the rest.
 //
 // It returns the transaction as it stands afterwards; a PENDING status
 // means "check again later". Errors are transient: the worker checks again.
