@@ -37,7 +37,11 @@ func TestRedisCacheColdKeyOneStoreRead(t *testing.T) {
 	cache := redisCache(t)
 	slow := &slowStore{delay: 50 * time.Millisecond}
 	e := newEnv(t, &envOptions{
-		cfg:       consolidate.Config{Cache: cache},
+		// A thousand Gets queue for the client's pool; on a loaded machine
+		// some would wait past the default 100 ms, count as a cache miss
+		// and read the store, as they should. This test is about the
+		// flight, so the cache is given all the time it needs.
+		cfg:       consolidate.Config{Cache: cache, CacheTimeout: time.Minute},
 		wrapStore: func(s consolidate.Store) consolidate.Store { slow.Store = s; return slow },
 	})
 	acct := e.funded(wei(1e18))
