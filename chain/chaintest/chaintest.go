@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -271,7 +272,31 @@ func (c *Chain) commit(ctx context.Context) common.Hash {
 	if c.closed || ctx.Err() != nil {
 		return common.Hash{}
 	}
-	return c.Backend.Commit()
+	h := c.Backend.Commit()
+	c.waitIndexed(ctx)
+	return h
+}
+
+// waitIndexed waits, for up to ten seconds, until the node's transaction
+// indexer has caught up with the head. Until its first pass over a new
+// chain is done, the node answers every lookup of a transaction it cannot
+// find with "transaction indexing is in progress". A real node does the
+// same and callers retry; in tests, a block once mined should be readable.
+func (c *Chain) waitIndexed(ctx context.Context) {
+	sp, ok := c.client.(interface {
+		SyncProgress(context.Context) (*ethereum.SyncProgress, error)
+	})
+	if !ok {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		p, err := sp.SyncProgress(ctx)
+		if err != nil || p == nil || p.TxIndexRemainingBlocks == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Mine mines n blocks.
