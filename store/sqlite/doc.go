@@ -54,6 +54,12 @@
 // writes and see only committed data. The database file must be on a
 // local file system: WAL mode does not work over network file systems.
 //
+// Commits append to the write-ahead log, and SQLite copies it back into
+// the database file (a checkpoint) as it grows, then starts it over. A
+// read that holds one snapshot for long, such as a backup, keeps the log
+// from starting over while it lasts; afterwards the file is cut back to
+// Options.WALSizeLimit, so the peak does not stay on disk.
+//
 // # Money
 //
 // Amounts and balances are stored as 32-byte big-endian unsigned integers,

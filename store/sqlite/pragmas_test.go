@@ -15,10 +15,11 @@ func TestPragmas(t *testing.T) {
 	}
 	defer s.Close()
 	want := map[string]string{
-		"journal_mode": "wal",
-		"synchronous":  "2", // FULL
-		"foreign_keys": "1",
-		"busy_timeout": "5000",
+		"journal_mode":       "wal",
+		"synchronous":        "2", // FULL
+		"foreign_keys":       "1",
+		"busy_timeout":       "5000",
+		"journal_size_limit": "67108864", // 64 MiB
 	}
 	for pool, db := range map[string]interface {
 		QueryRow(string, ...any) *sql.Row

@@ -39,6 +39,12 @@ type Options struct {
 	// batches form only from writes that arrive while the previous commit
 	// is being made.
 	BatchWait time.Duration
+	// WALSizeLimit is the size, in bytes, that the write-ahead log file is
+	// cut back to whenever SQLite starts it over. A reader that holds a
+	// snapshot for long (a backup, a large export) lets the log grow
+	// while it lasts; without a limit the file keeps that size for good.
+	// Defaults to 64 MiB; -1 keeps the file at whatever size it reached.
+	WALSizeLimit int64
 }
 
 func (o *Options) withDefaults() Options {
@@ -55,6 +61,9 @@ func (o *Options) withDefaults() Options {
 	if r.MaxBatch == 0 {
 		r.MaxBatch = 256
 	}
+	if r.WALSizeLimit == 0 {
+		r.WALSizeLimit = 64 << 20
+	}
 	return r
 }
 
@@ -70,6 +79,9 @@ func (o Options) validate() error {
 	}
 	if o.BatchWait < 0 || o.BatchWait > time.Second {
 		return fmt.Errorf("consolidate: sqlite: BatchWait %v is outside [0, 1s]", o.BatchWait)
+	}
+	if o.WALSizeLimit < -1 {
+		return fmt.Errorf("consolidate: sqlite: WALSizeLimit %d is below -1", o.WALSizeLimit)
 	}
 	return nil
 }
@@ -171,6 +183,7 @@ func dsn(path string, o Options, readOnly bool) string {
 		// pages go to a statement journal: keep it in memory rather than
 		// in a temporary file written page by page.
 		"_pragma=temp_store(MEMORY)",
+		"_pragma=journal_size_limit(" + strconv.FormatInt(o.WALSizeLimit, 10) + ")",
 		"_txlock=immediate",
 	}
 	if readOnly {
