@@ -17,16 +17,8 @@ import (
 // batch: each failure is rolled back alone, the rest commit.
 func TestGroupCommitIsolation(t *testing.T) {
 	t.Parallel()
-	s, err := Open(filepath.Join(t.TempDir(), "iso.db"), &Options{BatchWait: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, a := openWithAccount(t, filepath.Join(t.TempDir(), "iso.db"), &Options{BatchWait: 20 * time.Millisecond})
 	ctx := t.Context()
-	a, err := s.CreateAccount(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	credit := func(ctx context.Context, tx *wtx, ref string) error {
 		_, err := tx.ExecContext(ctx, sqlInsertCredit, a.ID, ref, make([]byte, 32), 0)
 		return err
@@ -92,15 +84,8 @@ func TestGroupCommitIsolation(t *testing.T) {
 // either commits or fails with ErrClosed, and none hangs.
 func TestCloseWithQueuedWrites(t *testing.T) {
 	t.Parallel()
-	s, err := Open(filepath.Join(t.TempDir(), "close.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, a := openWithAccount(t, filepath.Join(t.TempDir(), "close.db"), nil)
 	ctx := t.Context()
-	a, err := s.CreateAccount(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var wg sync.WaitGroup
 	errs := make([]error, 50)
 	for i := range errs {

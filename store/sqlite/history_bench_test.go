@@ -22,16 +22,8 @@ import (
 func BenchmarkSubmitHistory(b *testing.B) {
 	for _, n := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "history.db"), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
+			s, a := openWithAccount(b, filepath.Join(b.TempDir(), "history.db"), nil)
 			ctx := context.Background()
-			a, err := s.CreateAccount(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
 			if _, err := s.Credit(ctx, a.ID, new(big.Int).Lsh(big.NewInt(1), 200), "fund"); err != nil {
 				b.Fatal(err)
 			}

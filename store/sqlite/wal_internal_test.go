@@ -15,16 +15,8 @@ import (
 func TestWALShrinksAfterALongReader(t *testing.T) {
 	const limit = 1 << 20
 	path := filepath.Join(t.TempDir(), "wal.db")
-	s, err := Open(path, &Options{WALSizeLimit: limit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, a := openWithAccount(t, path, &Options{WALSizeLimit: limit})
 	ctx := t.Context()
-	a, err := s.CreateAccount(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	walSize := func() int64 {
 		t.Helper()
 		fi, err := os.Stat(path + "-wal")
