@@ -36,9 +36,12 @@ type envOptions struct {
 	// confirmations makes a transfer final that many blocks deep.
 	// Defaults to 1: final as soon as it is mined.
 	confirmations uint64
-	wrapChain     func(consolidate.Chain) consolidate.Chain
-	wrapStore     func(consolidate.Store) consolidate.Store
-	wrapQueue     func(consolidate.Queue) consolidate.Queue
+	// chainOptions configures the chain client; its Confirmations gives
+	// way to confirmations above.
+	chainOptions chain.Options
+	wrapChain    func(consolidate.Chain) consolidate.Chain
+	wrapStore    func(consolidate.Store) consolidate.Store
+	wrapQueue    func(consolidate.Queue) consolidate.Queue
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -54,7 +57,9 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	}
 	t.Cleanup(func() { store.Close() })
 	sim := chaintest.NewT(t, nil)
-	real, err := sim.NewChain(&chain.Options{Confirmations: max(o.confirmations, 1)})
+	copts := o.chainOptions
+	copts.Confirmations = max(o.confirmations, 1)
+	real, err := sim.NewChain(&copts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +124,15 @@ func (e *env) submit(accountID int64, to common.Address, amount *big.Int) consol
 // retries them), so it retries too, briefly.
 func (e *env) reconcile(id int64) consolidate.Transaction {
 	e.t.Helper()
+	return e.reconcileBy(e.svc, id)
+}
+
+// reconcileBy is reconcile by another Service.
+func (e *env) reconcileBy(svc *consolidate.Service, id int64) consolidate.Transaction {
+	e.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		tx, err := e.svc.Reconcile(e.t.Context(), id)
+		tx, err := svc.Reconcile(e.t.Context(), id)
 		if err == nil {
 			return tx
 		}

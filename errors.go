@@ -54,6 +54,10 @@ var (
 	// so no quote or bump can be made now. Returned by Chain.Quote and
 	// Chain.Bump.
 	ErrFeeTooHigh = errors.New("consolidate: network fee above the configured maximum")
+	// ErrOtherWallet: the transaction was signed by a wallet other than
+	// the Service's (a rotated key, or another service sharing the
+	// store), so only that wallet can replace it. Returned by Cancel.
+	ErrOtherWallet = errors.New("consolidate: transaction signed by another sending wallet")
 	// ErrClosed: the Service or backend has been closed.
 	ErrClosed = errors.New("consolidate: closed")
 )

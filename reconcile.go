@@ -37,7 +37,14 @@ import (
 //     transfer. If the node has lost it and lacks a lower nonce of the
 //     wallet too, the wallet's lowest open nonces are sent first, in
 //     order: a node keeps only a few dozen transactions beyond an
-//     account's next nonce and drops the rest.
+//     account's next nonce and drops the rest. An attempt that cannot be
+//     bumped under the maximum fee is broadcast again as it is.
+//
+// A transfer signed by another wallet than the Service's (a store kept
+// across a key rotation, or shared by services with different wallets) is
+// only watched: it is settled once an attempt is final and its newest
+// attempt is broadcast again if the node has lost it, but it is never
+// re-signed, cancelled or voided, since its nonce is not this wallet's.
 //
 // It returns the transaction as it stands afterwards; a PENDING status
 // means "check again later". Errors are transient: the worker checks again.
@@ -74,13 +81,17 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 	open := undecided(cs, nil)
 	s.statuses(ctx, cs, open)
 	s.decide(ctx, cs, open)
-	if open = undecided(cs, open); len(open) == 0 {
+	open, foreign := s.byWallet(cs, undecided(cs, open))
+	s.watch(ctx, cs, foreign)
+	if len(open) == 0 {
 		return cs
 	}
 	// Nothing of theirs is mined. A nonce consumed in a final block by
-	// some other transaction proves none of ours can land. Those attempts
-	// are checked again after reading the final nonce, in case one of them
-	// is what consumed it since the first look.
+	// some other transaction proves none of ours can land. Their attempts
+	// are read and checked again after reading the final nonce: one of
+	// them, perhaps a fee bump another worker has sent since the first
+	// look, may be what consumed it. An attempt is recorded before it is
+	// sent, so none that could have consumed the nonce is missed.
 	final, err := s.chain.FinalizedNonce(ctx)
 	if err != nil {
 		for _, i := range open {
@@ -97,6 +108,8 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 		}
 	}
 	if len(consumed) > 0 {
+		parallel(len(consumed), func(k int) { s.reload(ctx, &cs[consumed[k]]) })
+		consumed = undecided(cs, consumed)
 		s.statuses(ctx, cs, consumed)
 		s.decide(ctx, cs, consumed)
 		voided := undecided(cs, consumed)
@@ -130,6 +143,50 @@ func (s *Service) load(ctx context.Context, c *check, id int64) {
 	if len(c.attempts) == 0 {
 		c.fail(fmt.Errorf("consolidate: transaction %d has no signed attempt", id))
 	}
+}
+
+// reload reads a check's attempts again.
+func (s *Service) reload(ctx context.Context, c *check) {
+	as, err := s.store.Attempts(ctx, c.tx.ID)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.attempts, c.sts = as, nil
+}
+
+// byWallet splits the checks at idx into those of transfers this Service's
+// wallet signed and those another wallet signed: a store outlives a key
+// rotation, and several services with different wallets may share one.
+func (s *Service) byWallet(cs []check, idx []int) (own, foreign []int) {
+	for _, i := range idx {
+		if cs[i].tx.From == s.sender {
+			own = append(own, i)
+		} else {
+			foreign = append(foreign, i)
+		}
+	}
+	return own, foreign
+}
+
+// watch handles unmined transfers of another wallet. Their nonces are not
+// this wallet's, so this wallet's final nonce proves nothing about them,
+// and only their own key can re-sign or cancel them. What is left is
+// safe for anyone: the newest attempt's stored bytes are sent again if
+// the node has lost them, and a later check settles the transfer once an
+// attempt is final.
+func (s *Service) watch(ctx context.Context, cs []check, idx []int) {
+	parallel(len(idx), func(k int) {
+		c := &cs[idx[k]]
+		s.log.WarnContext(ctx, "consolidate: transfer signed by another wallet; only that wallet's service can bump or cancel it", "tx", c.tx.ID, "from", c.tx.From, "wallet", s.sender)
+		if c.sts[len(c.sts)-1].State != TxUnknown {
+			return
+		}
+		err := s.chain.Broadcast(ctx, c.attempts[len(c.attempts)-1].Raw)
+		if err != nil && !errors.Is(err, ErrNonceTooLow) {
+			c.err = fmt.Errorf("consolidate: broadcast transaction %d: %w", c.tx.ID, err)
+		}
+	})
 }
 
 // undecided returns the indices among idx (all of cs if idx is nil) whose
@@ -247,11 +304,18 @@ func verdict(attempts []Attempt, sts []ChainStatus) (*Settlement, bool) {
 // newest attempt with bumped fees once it has waited StuckAfter, and
 // broadcasts it again if the node has lost it.
 func (s *Service) advance(ctx context.Context, tx Transaction, attempts []Attempt, sts []ChainStatus) error {
-	latest := attempts[len(attempts)-1]
+	latest, lost := attempts[len(attempts)-1], sts[len(sts)-1].State == TxUnknown
 	if time.Since(latest.CreatedAt) >= s.cfg.StuckAfter {
-		return s.replace(ctx, tx, latest.Quote, latest.Cancel)
+		err := s.replace(ctx, tx, latest.Quote, latest.Cancel)
+		if !errors.Is(err, ErrFeeTooHigh) || !lost {
+			return err
+		}
+		// No replacement fits under the maximum fee (the attempt may be
+		// priced at it already), but the node has lost the attempt we
+		// have: its bytes can still land once the base fee allows.
+		s.log.WarnContext(ctx, "consolidate: cannot bump a stuck transfer; sending it again as it is", "tx", tx.ID, "err", err)
 	}
-	if sts[len(sts)-1].State == TxUnknown {
+	if lost {
 		return s.send(ctx, tx, latest)
 	}
 	return nil
@@ -490,7 +554,8 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 // makes the transfer FAILED with a full refund once final; the original
 // landing first makes it SUCCESSFUL as usual. Cancel also puts a
 // dead-lettered transfer back to work. Cancelling a transfer already being
-// cancelled sends nothing new.
+// cancelled sends nothing new. Only the wallet that signed a transfer can
+// cancel it: another's fails with ErrOtherWallet.
 func (s *Service) Cancel(ctx context.Context, id int64) (Transaction, error) {
 	if err := ctx.Err(); err != nil {
 		return Transaction{}, err
@@ -504,6 +569,9 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Transaction, error) {
 	}
 	if tx.Status.Final() {
 		return tx, fmt.Errorf("%w: transaction %d is %s", ErrNotPending, id, tx.Status)
+	}
+	if tx.From != s.sender {
+		return tx, fmt.Errorf("%w: transaction %d is from %s, this service's wallet is %s", ErrOtherWallet, id, tx.From, s.sender)
 	}
 	attempts, err := s.store.Attempts(ctx, id)
 	if err != nil {
