@@ -15,6 +15,17 @@ import (
 // entry is, and any real row replaces them.
 //
 // Cache errors never fail a Get: the Service logs them and reads the store.
+//
+// After every commit that changes a transaction, the Service refreshes its
+// entry before the call returns, so a Get that starts afterwards sees the
+// change. Within one process this holds even when the cache evicts the
+// refreshed entry: a Get whose store read began before the commit does not
+// fill what it read. A refresh that fails deletes the entry instead, and if
+// the delete fails too it is retried in the background until it succeeds
+// or the entry has expired; while the cache keeps failing, Gets read the
+// store. Across processes, a cache that evicts entries early (a Redis
+// maxmemory policy) leaves a narrow window in which a reader that loaded
+// the row before another process's commit can fill the older copy back.
 type Cache interface {
 	// Get returns the entry for key and whether there was one.
 	Get(ctx context.Context, key string) (CacheEntry, bool, error)

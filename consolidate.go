@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -27,6 +28,9 @@ type Service struct {
 	log    *slog.Logger
 	sender common.Address
 	reads  singleflight.Group
+	// fills orders the cache fills of Get against the refreshes after
+	// commits, per stripe of transaction IDs; see refresh.
+	fills [cacheStripes]fillStripe
 
 	nonceMu     sync.Mutex
 	nonceSynced bool
@@ -150,7 +154,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, e
 	if created {
 		s.broadcast(ctx, tx)
 	}
-	s.fill(ctx, tx)
+	s.refresh(ctx, tx)
 	// A replayed key re-enqueues too: the first attempt may have died
 	// between commit and enqueue. Enqueueing a live task is a no-op.
 	if err := s.enqueueReconcile(ctx, 0, tx.ID); err != nil {
@@ -270,25 +274,45 @@ func (s *Service) Get(ctx context.Context, id int64) (Transaction, error) {
 		return tx, err
 	}
 	// One store read per key per process however many Gets miss at once.
-	v, err, _ := s.reads.Do(key, func() (any, error) {
+	// The read outlives a caller that gives up, for the others sharing it.
+	flight := s.reads.DoChan(key, func() (any, error) {
 		rctx := context.WithoutCancel(ctx)
 		// A Get that missed just as another flight filled the entry finds
 		// it here instead of reading the store again.
 		if tx, ok, err := s.cached(rctx, key, id); ok {
 			return tx, err
 		}
+		st := &s.fills[id%cacheStripes]
+		seen := st.writes.Load()
 		tx, err := s.store.Transaction(rctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return tx, err
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.writes.Load() != seen {
+			// A commit refreshed the entry since the read began: what was
+			// read may be older than the entry, and the entry may have
+			// been evicted since, so filling could bring the old copy
+			// back.
+			return tx, err
+		}
+		if err != nil {
 			s.fillEntry(rctx, key, CacheEntry{Negative: true}, s.cfg.NegativeCacheTTL)
-		} else if err == nil {
+		} else {
 			s.fill(rctx, tx)
 		}
 		return tx, err
 	})
-	if err != nil {
-		return Transaction{}, err
+	select {
+	case r := <-flight:
+		if r.Err != nil {
+			return Transaction{}, r.Err
+		}
+		return r.Val.(Transaction), nil
+	case <-ctx.Done():
+		return Transaction{}, ctx.Err()
 	}
-	return v.(Transaction), nil
 }
 
 // Transactions lists an account's transactions newest first: at most limit
@@ -336,6 +360,35 @@ func (s *Service) cached(ctx context.Context, key string, id int64) (tx Transact
 
 func cacheKey(id int64) string { return "tx:" + strconv.FormatInt(id, 10) }
 
+// cacheStripes is how many stripes of transaction IDs order cache fills;
+// see refresh.
+const cacheStripes = 256
+
+type fillStripe struct {
+	mu     sync.Mutex
+	writes atomic.Uint64 // refreshes after commits, ever
+}
+
+// refresh caches tx after a commit that wrote it. A Get already reading the
+// store for tx shares that read with Gets that start now, and the read may
+// predate the commit: the flight is forgotten, so later Gets read again,
+// and the stripe's count of refreshes tells a flight that read before the
+// commit not to fill. Counting and filling under the stripe's lock, the
+// same lock a flight holds to check the count and fill, keeps the two from
+// interleaving: an older copy cannot be filled after a newer one, even
+// when the cache has evicted the newer one.
+func (s *Service) refresh(ctx context.Context, tx Transaction) {
+	if s.cfg.Cache == nil {
+		return
+	}
+	s.reads.Forget(cacheKey(tx.ID))
+	st := &s.fills[tx.ID%cacheStripes]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.writes.Add(1)
+	s.fill(ctx, tx)
+}
+
 // fill caches tx at its version. An older copy never replaces a newer one.
 func (s *Service) fill(ctx context.Context, tx Transaction) {
 	if s.cfg.Cache == nil {
@@ -349,17 +402,46 @@ func (s *Service) fill(ctx context.Context, tx Transaction) {
 	s.fillEntry(ctx, cacheKey(tx.ID), CacheEntry{Version: tx.Version, Value: b}, s.cfg.CacheTTL)
 }
 
+// fillEntry writes a cache entry. It runs after a commit or a store read
+// the caller may no longer wait for, so it is bounded by CacheTimeout
+// alone, not by the caller's context.
 func (s *Service) fillEntry(ctx context.Context, key string, e CacheEntry, ttl time.Duration) {
+	ctx = context.WithoutCancel(ctx)
+	fctx, cancel := context.WithTimeout(ctx, s.cfg.CacheTimeout)
+	defer cancel()
+	_, err := s.cfg.Cache.Fill(fctx, key, e, jitter(ttl, s.cfg.CacheJitter))
+	if err == nil {
+		return
+	}
+	s.log.WarnContext(ctx, "consolidate: cache fill", "key", key, "err", err)
+	if e.Negative {
+		return
+	}
+	// A copy older than the store must not outlive a failed refresh;
+	// without an entry, Get reads the store. The fill may have spent the
+	// whole timeout: the delete gets one of its own.
+	if err := s.deleteEntry(ctx, key); err != nil {
+		s.log.WarnContext(ctx, "consolidate: cache delete failed; retrying in the background", "key", key, "err", err)
+		go s.invalidate(ctx, key)
+	}
+}
+
+func (s *Service) deleteEntry(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CacheTimeout)
 	defer cancel()
-	if _, err := s.cfg.Cache.Fill(ctx, key, e, jitter(ttl, s.cfg.CacheJitter)); err != nil {
-		s.log.WarnContext(ctx, "consolidate: cache fill", "key", key, "err", err)
-		if !e.Negative {
-			// A copy older than the store must not outlive a failed
-			// refresh; without an entry, Get reads the store.
-			if err := s.cfg.Cache.Delete(ctx, key); err != nil {
-				s.log.WarnContext(ctx, "consolidate: cache delete", "key", key, "err", err)
-			}
+	return s.cfg.Cache.Delete(ctx, key)
+}
+
+// invalidate retries the delete of an entry that a failed refresh left
+// older than the store, until it succeeds or the entry has expired on its
+// own. Meanwhile the cache is failing, so Gets mostly read the store.
+func (s *Service) invalidate(ctx context.Context, key string) {
+	expired := time.Now().Add(s.cfg.CacheTTL + time.Duration(float64(s.cfg.CacheTTL)*s.cfg.CacheJitter))
+	for wait := 50 * time.Millisecond; time.Now().Before(expired); wait = min(2*wait, time.Second) {
+		time.Sleep(wait)
+		if err := s.deleteEntry(ctx, key); err == nil {
+			s.log.InfoContext(ctx, "consolidate: stale cache entry deleted", "key", key)
+			return
 		}
 	}
 }

@@ -479,7 +479,7 @@ func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (T
 	if err == nil {
 		s.log.InfoContext(ctx, "consolidate: settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
 	}
-	s.fill(ctx, settled)
+	s.refresh(ctx, settled)
 	return settled, nil
 }
 
