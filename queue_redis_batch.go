@@ -2,6 +2,7 @@ package consolidate
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -17,8 +18,10 @@ const redisBatchMax = 128
 //
 // Each call's own effects stay atomic, since a script is; what the calls
 // of one run share is the round trip, and its error if it fails. A caller
-// whose ctx ends while it waits gets ctx.Err(), and its call may still
-// take effect, as it may when a context ends during any round trip.
+// whose ctx ends while it waits gets ctx.Err(). A call still waiting for a
+// run is withdrawn and never takes effect, so a Claim given up on leases
+// nothing; one already in a run may still take effect, as it may when a
+// context ends during any round trip.
 type redisBatcher[T any] struct {
 	// run performs items in one round trip and returns one error per
 	// item, in order.
@@ -51,6 +54,7 @@ func (b *redisBatcher[T]) do(ctx context.Context, item T) error {
 		case <-c.done:
 			return c.err
 		case <-ctx.Done():
+			b.withdraw(c)
 			return ctx.Err()
 		}
 	}
@@ -69,6 +73,15 @@ func (b *redisBatcher[T]) do(ctx context.Context, item T) error {
 		go b.drain(rctx)
 	}
 	return c.err
+}
+
+// withdraw takes c out of the pending calls if no run has taken it yet.
+func (b *redisBatcher[T]) withdraw(c *redisCall[T]) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.pending, c); i >= 0 {
+		b.pending = slices.Delete(b.pending, i, i+1)
+	}
 }
 
 func (c *redisCall[T]) finished() bool {

@@ -310,3 +310,80 @@ func TestRedisQueueCombinedCalls(t *testing.T) {
 		t.Fatalf("Stats = %+v, %v; want the %d stale Acks still in flight", s, err, n/2)
 	}
 }
+
+// gateHook holds up the first command sent after arm until release.
+type gateHook struct {
+	armed   chan struct{} // closed by the held command
+	release chan struct{}
+	once    sync.Once
+	on      chan struct{}
+}
+
+func newGateHook() *gateHook {
+	return &gateHook{armed: make(chan struct{}), release: make(chan struct{}), on: make(chan struct{}, 1)}
+}
+
+func (h *gateHook) arm() { h.on <- struct{}{} }
+
+func (h *gateHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *gateHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		select {
+		case <-h.on:
+			h.once.Do(func() { close(h.armed) })
+			<-h.release
+		default:
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *gateHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A Claim given up on while it waits to join a combined run is withdrawn:
+// it leases nothing that nobody will ack.
+func TestRedisQueueAbandonedClaimLeasesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := redistest.Start(t).Client(t)
+	q := consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: newPrefix()})
+	if err := q.Enqueue(ctx, consolidate.Message{Queue: "w", ID: "a"}, consolidate.Message{Queue: "w", ID: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	gate := newGateHook()
+	client.AddHook(gate)
+	gate.arm()
+	led := make(chan []consolidate.Delivery, 1)
+	go func() {
+		ds, err := q.Claim(ctx, "w", 1, time.Hour)
+		if err != nil {
+			t.Error(err)
+		}
+		led <- ds
+	}()
+	<-gate.armed // the first Claim's run is under way, and held
+
+	wctx, cancel := context.WithCancel(ctx)
+	waited := make(chan error, 1)
+	go func() {
+		_, err := q.Claim(wctx, "w", 1, time.Hour)
+		waited <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let it queue behind the held run
+	cancel()
+	if err := <-waited; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned Claim: %v, want context.Canceled", err)
+	}
+	close(gate.release)
+	if ds := <-led; len(ds) != 1 {
+		t.Fatalf("first Claim got %d deliveries, want 1", len(ds))
+	}
+	// A run for the abandoned call would have started by now.
+	time.Sleep(200 * time.Millisecond)
+	if s, err := q.Stats(ctx, "w"); err != nil || s.InFlight != 1 || s.Ready != 1 {
+		t.Fatalf("Stats = %+v, %v; want one in flight and one ready", s, err)
+	}
+}
