@@ -205,7 +205,7 @@ func (c *Config) validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("consolidate: invalid config: %w", errors.Join(errs...))
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 	}
 	return nil
 }

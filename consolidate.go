@@ -61,7 +61,7 @@ type SubmitRequest struct {
 	// IdempotencyKey, if set, makes the request safe to repeat: the same
 	// key with the same request returns the original transaction (or the
 	// original rejection); with a different request ErrIdempotencyConflict.
-	// Keys are per account, 1 to 255 printable ASCII characters.
+	// Keys are per account, 1 to 255 printable ASCII characters, no spaces.
 	IdempotencyKey string
 }
 
@@ -325,7 +325,7 @@ func (s *Service) Transactions(ctx context.Context, accountID, before int64, lim
 		return nil, fmt.Errorf("%w: account %d", ErrNotFound, accountID)
 	}
 	if limit <= 0 || limit > 1000 || before < 0 {
-		return nil, fmt.Errorf("%w: limit must be 1 to 1000 and before not negative", ErrInvalidReference)
+		return nil, fmt.Errorf("%w: limit must be 1 to 1000 and before not negative", ErrInvalidArgument)
 	}
 	if _, err := s.store.Account(ctx, accountID); err != nil {
 		return nil, err

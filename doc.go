@@ -63,7 +63,10 @@
 //
 // # Errors
 //
-// Every error wraps one of the package's sentinel errors (or a context
-// error) and is matched with errors.Is. Bad input is rejected before
-// anything changes.
+// An error the caller can act on wraps one of the package's sentinel
+// errors (or a context error) and is matched with errors.Is: bad input
+// (ErrInvalidAmount, ErrInvalidArgument, ErrInvalidConfig, …), a refusal
+// (ErrInsufficientFunds, ErrAccountLocked, …) or a missing record
+// (ErrNotFound). Bad input is rejected before anything changes. Any other
+// error is a failure of the store, chain or backends, and is transient.
 package consolidate

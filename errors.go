@@ -14,8 +14,14 @@ var (
 	// ErrSelfTransfer: the recipient is the sending wallet itself.
 	ErrSelfTransfer = errors.New("consolidate: transfer to the sending wallet")
 	// ErrInvalidReference: an idempotency key or credit reference is empty
-	// where one is required, too long, or not printable.
+	// where one is required, too long, or has a character outside
+	// printable ASCII or a space.
 	ErrInvalidReference = errors.New("consolidate: invalid reference")
+	// ErrInvalidArgument: a parameter outside its documented range, such
+	// as a page size of Transactions.
+	ErrInvalidArgument = errors.New("consolidate: invalid argument")
+	// ErrInvalidConfig: New was given a Config it cannot run with.
+	ErrInvalidConfig = errors.New("consolidate: invalid config")
 	// ErrInsufficientFunds: the account's available balance does not cover
 	// the amount plus the fee.
 	ErrInsufficientFunds = errors.New("consolidate: insufficient funds")

@@ -150,6 +150,11 @@ func TestHotAccountNeverOverdraws(t *testing.T) {
 	// Every accepted transfer lands, and the account ends exactly empty.
 	e.sim.Commit()
 	e.runWorker()
+	for _, limit := range []int{0, 1001} {
+		if _, err := e.svc.Transactions(t.Context(), acct.ID, 0, limit); !errors.Is(err, consolidate.ErrInvalidArgument) {
+			t.Fatalf("Transactions with limit %d: %v, want ErrInvalidArgument", limit, err)
+		}
+	}
 	txs, err := e.svc.Transactions(t.Context(), acct.ID, 0, 100)
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,8 @@ type Transaction struct {
 // Outcome is how a pending transaction ends.
 type Outcome int
 
-// Outcomes, each with its balance effect (DESIGN §3).
+// Outcomes, each with its balance effect (see "Money" in the
+// package documentation).
 const (
 	// OutcomeSuccess: mined with receipt status 1 and final.
 	// current −= amount + fee_total.

@@ -71,7 +71,7 @@ func checkReference(what, s string) error {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] > '~' {
-			return fmt.Errorf("%w: %s has a character %q outside printable ASCII", ErrInvalidReference, what, s[i])
+			return fmt.Errorf("%w: %s has a character %q that is a space or outside printable ASCII", ErrInvalidReference, what, s[i])
 		}
 	}
 	return nil

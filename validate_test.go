@@ -108,8 +108,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for i, c := range bad {
 		d := c.withDefaults()
-		if err := d.validate(); err == nil {
-			t.Errorf("config %d: validate accepted %+v", i, c)
+		if err := d.validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("config %d: validate(%+v) = %v, want ErrInvalidConfig", i, c, err)
 		}
 	}
 	d := (&Config{}).withDefaults()

@@ -43,6 +43,19 @@ func TestMalformedBodies(t *testing.T) {
 	}
 	// Trailing whitespace is fine.
 	s.do("POST", "/transactions", valid+"\n\t ").want(t, 201, "")
+
+	// The message tells an empty body from one cut short.
+	for body, want := range map[string]string{
+		``:                        "the body is empty",
+		`{"user_account_id": 1,`:  "the body ends in the middle of the JSON",
+		`{"user_account_id": [1,`: "the body ends in the middle of the JSON",
+		`{`:                       "the body ends in the middle of the JSON",
+	} {
+		r := s.do("POST", "/transactions", body).want(t, 400, "malformed_json")
+		if !strings.Contains(r.raw, want) {
+			t.Errorf("body %q: answer %s, want the message %q", body, r.raw, want)
+		}
+	}
 }
 
 func TestContentType(t *testing.T) {

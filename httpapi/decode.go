@@ -62,7 +62,7 @@ func readObject(dec *json.Decoder, fields []string) (object, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, err
+			return nil, midway(err)
 		}
 		name, _ := tok.(string) // object keys are always strings
 		if _, dup := obj[name]; dup {
@@ -71,7 +71,7 @@ func readObject(dec *json.Decoder, fields []string) (object, error) {
 		}
 		v, err := readValue(dec)
 		if err != nil {
-			return nil, err
+			return nil, midway(err)
 		}
 		if !contains(fields, name) && unknown == nil {
 			// Reported after the whole body parsed, so a syntax error
@@ -81,7 +81,7 @@ func readObject(dec *json.Decoder, fields []string) (object, error) {
 		obj[name] = v
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
+		return nil, midway(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
@@ -93,6 +93,15 @@ func readObject(dec *json.Decoder, fields []string) (object, error) {
 		return nil, unknown
 	}
 	return obj, nil
+}
+
+// midway reports the end of the body inside the object as what it is: an
+// io.EOF there is not an empty body.
+func midway(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // readValue reads one value; an array or object is consumed whole and

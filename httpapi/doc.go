@@ -1,6 +1,6 @@
 // Package httpapi serves a consolidate.Service over HTTP with JSON bodies,
-// in the vocabulary of the Django service it replaces: user accounts,
-// public addresses, amounts "in wei".
+// in the vocabulary of a wallet backend: user accounts, public addresses,
+// amounts "in wei".
 //
 //	svc, err := consolidate.New(store, chain, nil)
 //	h, err := httpapi.New(svc, nil)
@@ -66,7 +66,7 @@
 //
 // POST /accounts/{id}/deposits credits a deposit:
 // {"amount_in_wei": "…", "reference": "bank-transfer-981"}. The reference
-// (1 to 255 printable ASCII characters, unique per account) makes it
+// (1 to 255 printable ASCII characters without spaces, unique per account) makes it
 // idempotent: repeating it changes nothing and answers 200 with the account
 // again; the same reference with another amount is 422
 // idempotency_conflict.
@@ -86,11 +86,11 @@
 //	409 account_locked          another submit for the account is under way; retry shortly (Retry-After)
 //	413 body_too_large          the body is above Options.MaxBodyBytes (64 KiB by default)
 //	415 unsupported_media_type  the Content-Type is not application/json
-//	422 invalid_field           a required field is missing or has the wrong JSON type
+//	422 invalid_field           a required field is missing or has the wrong JSON type (an amount of any type but a string or an exact number is invalid_amount)
 //	422 invalid_address         to_public_address is malformed, fails its EIP-55 checksum, or is the zero address
 //	422 invalid_amount          an amount is not a positive integer up to 2^256-1 (with the fee, for a transfer)
 //	422 self_transfer           the recipient is the service's own wallet
-//	422 invalid_reference       an idempotency key or deposit reference is too long or not printable ASCII
+//	422 invalid_reference       an idempotency key or deposit reference is empty, too long, or not printable ASCII without spaces
 //	422 invalid_parameter       limit or before of a listing is out of range
 //	422 insufficient_funds      the available balance does not cover amount plus fee
 //	422 idempotency_conflict    the idempotency key or deposit reference was used with a different request

@@ -56,9 +56,11 @@ func (h *Handler) serviceError(r *http.Request, err error, what string) *apiErro
 	case errors.Is(err, consolidate.ErrSelfTransfer):
 		return invalid("self_transfer", "the recipient is the sending wallet itself")
 	case errors.Is(err, consolidate.ErrInvalidAmount):
-		return invalid("invalid_amount", "the amount must be positive and, with the fee, at most 2^256-1 wei")
+		return invalid("invalid_amount", "the amount must be positive and at most 2^256-1 wei (for a transfer, with the fee)")
 	case errors.Is(err, consolidate.ErrInvalidReference):
 		return invalid("invalid_reference", "keys and references are 1 to 255 printable ASCII characters without spaces")
+	case errors.Is(err, consolidate.ErrInvalidArgument):
+		return invalid("invalid_parameter", "a parameter is out of range")
 	case errors.Is(err, consolidate.ErrLockUnavailable),
 		errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled):

@@ -29,8 +29,9 @@
 // over independent nodes (-redlock redis://a:6379,redis://b:6379,redis://c:6379);
 // send on a real chain with -rpc https://… and the wallet key in
 // CONSOLIDATE_PRIVATE_KEY (never a flag); and split the HTTP API from the
-// reconciling workers with -role api and -role worker. Every flag has an
-// environment variable; see -help.
+// reconciling workers with -role api and -role worker. The flags for the
+// address, role, database, Redis, Redlock, RPC URL, event queues and log
+// level can also be set by environment variable; -help names them.
 //
 // SIGINT or SIGTERM shuts it down gracefully: the listener closes, requests
 // in flight finish (their account locks released), running reconcile tasks

@@ -117,8 +117,8 @@ func landed(ctx context.Context, tx *wtx, t consolidate.Transaction, hash common
 	return hash, a.raw, nil
 }
 
-// settled returns the account's balances after t ends with outcome o
-// (DESIGN §3): the hold of amount+fee_total leaves current on success, the
+// settled returns the account's balances after t ends with outcome o,
+// by the money rules of the consolidate package: the hold of amount+fee_total leaves current on success, the
 // amount returns on a revert (the fee is charged), everything returns when
 // the transfer was dropped.
 func settled(a consolidate.Account, t consolidate.Transaction, o consolidate.Outcome) balances {

@@ -10,7 +10,7 @@ import (
 // pageSize is how many transactions CheckInvariants reads at a time.
 const pageSize = 100
 
-// CheckInvariants asserts the DESIGN §3 account invariants for each
+// CheckInvariants asserts the money rules' account invariants for each
 // account: 0 ≤ available ≤ current, and current − available equals the sum
 // of amount + fee_total over the account's PENDING transactions. It reads
 // the account and then its transactions, so call it when no other

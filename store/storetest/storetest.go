@@ -12,7 +12,7 @@
 //	}
 //
 // The suite checks the behaviour the Service relies on: exact uint256
-// balances, the DESIGN §3 transitions applied at most once, per-sender
+// balances, the status transitions of the money rules applied at most once, per-sender
 // nonces without gaps or duplicates, idempotency keys, the event outbox,
 // the signed attempts of each nonce (the one that lands settles the
 // transfer), and that concurrent callers cannot break any of it.
