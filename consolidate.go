@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"golang.org/x/sync/singleflight"
 )
 
 // Service submits transfers, holds funds while they are unconfirmed and
@@ -27,7 +26,7 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	sender common.Address
-	reads  singleflight.Group
+	reads  flights
 	// fills orders the cache fills of Get against the refreshes after
 	// commits, per stripe of transaction IDs; see refresh.
 	fills [cacheStripes]fillStripe
@@ -275,7 +274,7 @@ func (s *Service) Get(ctx context.Context, id int64) (Transaction, error) {
 	}
 	// One store read per key per process however many Gets miss at once.
 	// The read outlives a caller that gives up, for the others sharing it.
-	flight := s.reads.DoChan(key, func() (any, error) {
+	tx, err := s.reads.do(ctx, key, func() (Transaction, error) {
 		rctx := context.WithoutCancel(ctx)
 		// A Get that missed just as another flight filled the entry finds
 		// it here instead of reading the store again.
@@ -304,15 +303,10 @@ func (s *Service) Get(ctx context.Context, id int64) (Transaction, error) {
 		}
 		return tx, err
 	})
-	select {
-	case r := <-flight:
-		if r.Err != nil {
-			return Transaction{}, r.Err
-		}
-		return r.Val.(Transaction), nil
-	case <-ctx.Done():
-		return Transaction{}, ctx.Err()
+	if err != nil {
+		return Transaction{}, err
 	}
+	return tx, nil
 }
 
 // Transactions lists an account's transactions newest first: at most limit
@@ -381,7 +375,7 @@ func (s *Service) refresh(ctx context.Context, tx Transaction) {
 	if s.cfg.Cache == nil {
 		return
 	}
-	s.reads.Forget(cacheKey(tx.ID))
+	s.reads.forget(cacheKey(tx.ID))
 	st := &s.fills[tx.ID%cacheStripes]
 	st.mu.Lock()
 	defer st.mu.Unlock()
