@@ -273,13 +273,10 @@ func TestRejectedTransferDoesNotBlockLaterNonces(t *testing.T) {
 	e.invariants(acct.ID)
 }
 
-func TestNonceTakenByAForeignTransactionVoidsTheTransfer(t *testing.T) {
-	t.Parallel()
-	qc, e := newQuotedEnv(t, stuckQuote, time.Hour)
-	credit := wei(1e18)
-	acct := e.funded(credit)
-	tx := e.submit(acct.ID, alice, wei(1e17)) // never mined at its price
-	// Someone else with the wallet's key spends the same nonce.
+// takeNonce has someone else with the wallet's key spend tx's nonce, well
+// above tx's price.
+func takeNonce(t *testing.T, qc *quoteChain, tx consolidate.Transaction) {
+	t.Helper()
 	q, err := qc.Chain.Quote(t.Context(), bob, wei(1))
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +290,15 @@ func TestNonceTakenByAForeignTransactionVoidsTheTransfer(t *testing.T) {
 	if err := qc.Chain.Broadcast(t.Context(), foreign.Raw); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestNonceTakenByAForeignTransactionVoidsTheTransfer(t *testing.T) {
+	t.Parallel()
+	qc, e := newQuotedEnv(t, stuckQuote, time.Hour)
+	credit := wei(1e18)
+	acct := e.funded(credit)
+	tx := e.submit(acct.ID, alice, wei(1e17)) // never mined at its price
+	takeNonce(t, qc, tx)
 	got := e.mineUntilFinal(tx.ID)
 	if got.Status != consolidate.StatusFailed || got.FeeBlockchain != nil {
 		t.Fatalf("settled %s (fee %v), want FAILED with nothing of ours mined", got.Status, got.FeeBlockchain)

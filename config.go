@@ -53,6 +53,15 @@ type Config struct {
 	// tip and fee cap each at least 10 % higher, bounded by the chain's
 	// maximum fee). Defaults to 3 min.
 	StuckAfter time.Duration
+	// VoidDelay is how long a check must have seen a transfer's nonce
+	// consumed by another transaction, with none of its attempts known to
+	// the node, before a later check voids it (FAILED, full refund). One
+	// answer is not proof enough: behind a load balancer, one node may
+	// report the nonce consumed while another has not yet indexed the block
+	// in which the transfer itself landed, and voiding it then would pay
+	// twice. Defaults to 1 min; with the default Backoff, the void comes at
+	// the check after the first one that saw it.
+	VoidDelay time.Duration
 	// Workers is how many reconcile passes Run works on at once.
 	// Defaults to 4.
 	Workers int
@@ -146,6 +155,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.Backoff.Max, 1600*time.Second)
 	setDefault(&out.Backoff.Checks, 32)
 	setDefault(&out.StuckAfter, 3*time.Minute)
+	setDefault(&out.VoidDelay, time.Minute)
 	setDefault(&out.Workers, 4)
 	setDefault(&out.ReconcileBatch, 64)
 	setDefault(&out.Lease, time.Minute)
@@ -177,7 +187,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"LockTTL": c.LockTTL, "CacheTTL": c.CacheTTL, "NegativeCacheTTL": c.NegativeCacheTTL, "CacheTimeout": c.CacheTimeout,
 		"Backoff.Base": c.Backoff.Base, "Backoff.Max": c.Backoff.Max, "Lease": c.Lease,
-		"PollInterval": c.PollInterval, "StuckAfter": c.StuckAfter, "TaskTimeout": c.TaskTimeout,
+		"PollInterval": c.PollInterval, "StuckAfter": c.StuckAfter, "VoidDelay": c.VoidDelay, "TaskTimeout": c.TaskTimeout,
 		"SweepInterval": c.SweepInterval, "SweepGrace": c.SweepGrace, "RelayInterval": c.RelayInterval,
 	} {
 		if d < 0 {

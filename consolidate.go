@@ -34,6 +34,9 @@ type Service struct {
 	nonceMu     sync.Mutex
 	nonceSynced bool
 
+	voidMu   sync.Mutex
+	suspects map[int64]time.Time // transfers seen with their nonce consumed by another transaction, and since when
+
 	refillMu     sync.Mutex       // one refill at a time; held by it
 	refillNext   time.Time        // no refill before then
 	refillNonces map[int64]uint64 // nonces of open transfers, by ID, as the last refill read them

@@ -77,6 +77,10 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
+	if cfg.VoidDelay == 0 {
+		// A void still takes two checks that see the nonce consumed.
+		cfg.VoidDelay = time.Millisecond
+	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 5 * time.Millisecond
 	}

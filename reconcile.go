@@ -28,7 +28,8 @@ import (
 //   - An attempt mined but not final yet: wait.
 //   - Nothing mined, but the wallet's nonce is consumed in a final block by
 //     a transaction that is none of ours: the transfer can never land, so
-//     it is FAILED with a full refund.
+//     it is FAILED with a full refund, by the first check at least
+//     Config.VoidDelay after the one that first saw it so (see there).
 //   - Otherwise the nonce is still open: the newest attempt is broadcast
 //     again if the node has lost it (same bytes, same hash), re-signed with
 //     bumped fees if it has waited longer than Config.StuckAfter or the
@@ -77,6 +78,10 @@ func (c *check) fail(err error) { c.err, c.done = err, true }
 // in the order of ids.
 func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 	cs := make([]check, len(ids))
+	// The checks that found their nonce consumed by another transaction;
+	// every other check of the pass clears what an earlier one found.
+	var suspects []int
+	defer func() { s.clearSuspects(cs, suspects) }()
 	parallel(len(ids), func(i int) { s.load(ctx, &cs[i], ids[i]) })
 	open := undecided(cs, nil)
 	s.statuses(ctx, cs, open)
@@ -112,7 +117,8 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 		consumed = undecided(cs, consumed)
 		s.statuses(ctx, cs, consumed)
 		s.decide(ctx, cs, consumed)
-		voided := undecided(cs, consumed)
+		suspects = undecided(cs, consumed)
+		voided := s.voidsDue(ctx, cs, suspects)
 		parallel(len(voided), func(k int) {
 			c := &cs[voided[k]]
 			s.log.WarnContext(ctx, "consolidate: nonce consumed by a foreign transaction; transfer voided", "tx", c.tx.ID, "nonce", c.tx.Nonce)
@@ -142,6 +148,64 @@ func (s *Service) load(ctx context.Context, c *check, id int64) {
 	}
 	if len(c.attempts) == 0 {
 		c.fail(fmt.Errorf("consolidate: transaction %d has no signed attempt", id))
+	}
+}
+
+// maxSuspects bounds the transfers remembered by voidsDue; past it, those
+// seen longer ago than ten VoidDelays (whose checks have likely moved to
+// another process) are forgotten.
+const maxSuspects = 4096
+
+// voidsDue returns those of the checks at idx, each a transfer whose nonce
+// is consumed by another transaction with none of its attempts known, that
+// were first seen so at least VoidDelay ago. The others are remembered
+// from now, and stay PENDING until a later check.
+func (s *Service) voidsDue(ctx context.Context, cs []check, idx []int) []int {
+	if len(idx) == 0 {
+		return nil
+	}
+	now := time.Now()
+	s.voidMu.Lock()
+	defer s.voidMu.Unlock()
+	if s.suspects == nil {
+		s.suspects = make(map[int64]time.Time)
+	}
+	var due []int
+	for _, i := range idx {
+		id := cs[i].tx.ID
+		first, seen := s.suspects[id]
+		switch {
+		case !seen:
+			if len(s.suspects) >= maxSuspects {
+				for k, t := range s.suspects {
+					if now.Sub(t) > 10*s.cfg.VoidDelay {
+						delete(s.suspects, k)
+					}
+				}
+			}
+			s.suspects[id] = now
+			s.log.InfoContext(ctx, "consolidate: nonce consumed by another transaction and none of the transfer's attempts known; voiding it if a later check agrees", "tx", id, "nonce", cs[i].tx.Nonce, "after", s.cfg.VoidDelay)
+		case now.Sub(first) >= s.cfg.VoidDelay:
+			delete(s.suspects, id)
+			due = append(due, i)
+		}
+	}
+	return due
+}
+
+// clearSuspects forgets what voidsDue remembered of every check but those
+// at keep: their transfers were found mined, open or final, or could not
+// be checked, and a later finding starts its wait afresh.
+func (s *Service) clearSuspects(cs []check, keep []int) {
+	s.voidMu.Lock()
+	defer s.voidMu.Unlock()
+	if len(s.suspects) == 0 {
+		return
+	}
+	for i := range cs {
+		if !slices.Contains(keep, i) {
+			delete(s.suspects, cs[i].tx.ID)
+		}
 	}
 }
 

@@ -606,6 +606,8 @@ func (s *sim) restart(loseQueue bool) {
 		Fee:        s.fee,
 		StuckAfter: 1000 * time.Hour,
 		SweepGrace: time.Nanosecond,
+		// A void still takes two checks that see the nonce consumed.
+		VoidDelay: time.Nanosecond,
 	})
 	if err != nil {
 		s.t.Fatal(err)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
@@ -181,5 +183,78 @@ func TestTransferAtTheFeeCeilingIsSentAgain(t *testing.T) {
 	if got.Status != consolidate.StatusSuccessful || got.Hash != tx.Hash {
 		t.Fatalf("settled %s with hash %s, want SUCCESSFUL with %s", got.Status, got.Hash, tx.Hash)
 	}
+	e.invariants(acct.ID)
+}
+
+// blindChain reports every transaction unknown while blind is set: a node
+// behind a load balancer that has not indexed the block holding them yet.
+type blindChain struct {
+	consolidate.Chain
+	blind atomic.Bool
+}
+
+func (c *blindChain) Statuses(ctx context.Context, hashes []common.Hash) ([]consolidate.ChainStatus, error) {
+	if c.blind.Load() {
+		return make([]consolidate.ChainStatus, len(hashes)), nil
+	}
+	return c.Chain.Statuses(ctx, hashes)
+}
+
+// One check that sees the wallet's nonce consumed and none of the
+// transfer's attempts is not proof enough to refund it: the node may be
+// the one behind. A transfer that landed must end SUCCESSFUL, not refunded
+// as well as paid.
+func TestLaggingNodeDoesNotVoidALandedTransfer(t *testing.T) {
+	t.Parallel()
+	bc := &blindChain{}
+	e := newEnv(t, &envOptions{
+		cfg:       consolidate.Config{VoidDelay: time.Hour},
+		wrapChain: func(c consolidate.Chain) consolidate.Chain { bc.Chain = c; return bc },
+	})
+	acct := e.funded(wei(1e18))
+	tx := e.submit(acct.ID, alice, wei(1e17))
+	e.sim.Commit() // mined and final
+	bc.blind.Store(true)
+	for range 3 {
+		if got := e.reconcile(tx.ID); got.Status != consolidate.StatusPending {
+			t.Fatalf("with the node blind to the transfer: %s, want PENDING", got.Status)
+		}
+	}
+	bc.blind.Store(false)
+	if got := e.reconcile(tx.ID); got.Status != consolidate.StatusSuccessful {
+		t.Fatalf("with the node caught up: %s, want SUCCESSFUL", got.Status)
+	}
+	left := sub(wei(1e18), sum(wei(1e17), fee))
+	e.balances(acct.ID, left, left)
+	e.invariants(acct.ID)
+}
+
+// A nonce really taken by another transaction voids the transfer at the
+// first check VoidDelay after the one that first saw it.
+func TestConsumedNonceVoidsAfterVoidDelay(t *testing.T) {
+	t.Parallel()
+	const delay = time.Second
+	qc := &quoteChain{quote: stuckQuote}
+	e := newEnv(t, &envOptions{
+		cfg:       consolidate.Config{StuckAfter: time.Hour, VoidDelay: delay},
+		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
+	})
+	credit := wei(1e18)
+	acct := e.funded(credit)
+	tx := e.submit(acct.ID, alice, wei(1e17)) // never mined at its price
+	takeNonce(t, qc, tx)
+	e.sim.Commit()
+	first := time.Now()
+	for time.Since(first) < delay/4 {
+		if got := e.reconcile(tx.ID); got.Status != consolidate.StatusPending {
+			t.Fatalf("%v after the nonce was first seen taken: %s, want PENDING", time.Since(first), got.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(delay)
+	if got := e.reconcile(tx.ID); got.Status != consolidate.StatusFailed {
+		t.Fatalf("after VoidDelay: %s, want FAILED", got.Status)
+	}
+	e.balances(acct.ID, credit, credit)
 	e.invariants(acct.ID)
 }
