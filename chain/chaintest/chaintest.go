@@ -328,6 +328,15 @@ func (c *Chain) Fork(parent common.Hash) error {
 	if err := c.Backend.Fork(parent); err != nil {
 		return fmt.Errorf("chaintest: fork at %s: %w", parent, err)
 	}
+	// The node's transaction pool moves to the new head on its own
+	// goroutine, and until it has, it judges nonces by the old branch: a
+	// transaction sent right after the fork at a nonce the old branch had
+	// used is refused as "nonce too low". Fork begins by waiting for the
+	// pool to catch up with the head, then refuses to go on if the pool
+	// holds transactions (those of the old branch put back) or sets the
+	// head it already has: calling it again is that wait, whatever it
+	// returns.
+	_ = c.Backend.Fork(parent)
 	return nil
 }
 
