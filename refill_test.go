@@ -30,13 +30,22 @@ func TestReconcileRefillsLostNonces(t *testing.T) {
 	for i := n - 1; i >= n-3; i-- {
 		e.reconcile(txs[i])
 	}
-	e.sim.Commit()
-	got, err := e.sim.Client().NonceAt(t.Context(), e.sim.Sender(), nil)
-	if err != nil {
-		t.Fatal(err)
+	// Blocks alone, with no further check, must now take every one. A
+	// block built on a loaded machine may stop short of the pool (the
+	// node bounds the time it spends building), so allow a few.
+	var got uint64
+	for range 5 {
+		e.sim.Commit()
+		var err error
+		if got, err = e.sim.Client().NonceAt(t.Context(), e.sim.Sender(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got == n {
+			break
+		}
 	}
 	if got != n {
-		t.Fatalf("after one block the wallet's nonce is %d, want %d: the node did not get the lost transfers back in order", got, n)
+		t.Fatalf("after five blocks the wallet's nonce is %d, want %d: the node did not get the lost transfers back in order", got, n)
 	}
 	for _, id := range txs {
 		if tx := e.mineUntilFinal(id); tx.Status != "SUCCESSFUL" {
