@@ -26,12 +26,12 @@ func (c *quoteChain) Quote(ctx context.Context, to common.Address, amount *big.I
 	return c.quote(q), nil
 }
 
-// newQuotedEnv is an env whose chain prices first attempts with quote and
-// re-signs attempts unmined after stuckAfter.
-func newQuotedEnv(t *testing.T, quote func(consolidate.Quote) consolidate.Quote, stuckAfter time.Duration) (*quoteChain, *env) {
+// newQuotedEnv is an env with cfg whose chain prices first attempts with
+// quote (nil: the chain's own quote).
+func newQuotedEnv(t *testing.T, quote func(consolidate.Quote) consolidate.Quote, cfg consolidate.Config) (*quoteChain, *env) {
 	qc := &quoteChain{quote: quote}
 	e := newEnv(t, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: stuckAfter},
+		cfg:       cfg,
 		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
 	})
 	return qc, e
@@ -152,7 +152,7 @@ func TestReorgedTransferStillInPoolIsMinedAgain(t *testing.T) {
 
 func TestStuckTransferIsBumpedAndLandsWithTheBumpedHash(t *testing.T) {
 	t.Parallel()
-	_, e := newQuotedEnv(t, stuckQuote, time.Millisecond)
+	_, e := newQuotedEnv(t, stuckQuote, consolidate.Config{StuckAfter: time.Millisecond})
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, alice, wei(1e17))
@@ -183,7 +183,7 @@ func TestStuckTransferIsBumpedAndLandsWithTheBumpedHash(t *testing.T) {
 
 func TestCancelWinsRefundsInFull(t *testing.T) {
 	t.Parallel()
-	_, e := newQuotedEnv(t, stuckQuote, time.Hour)
+	_, e := newQuotedEnv(t, stuckQuote, consolidate.Config{StuckAfter: time.Hour})
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, alice, wei(1e17))
@@ -236,11 +236,7 @@ func TestRejectedTransferDoesNotBlockLaterNonces(t *testing.T) {
 	t.Parallel()
 	// The first transfer's fee is above what the node accepts (its tx fee
 	// cap of 1 ether): the node refuses it for good.
-	qc := &quoteChain{}
-	e := newEnv(t, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: time.Hour},
-		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
-	})
+	qc, e := newQuotedEnv(t, nil, consolidate.Config{StuckAfter: time.Hour})
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	qc.quote = func(q consolidate.Quote) consolidate.Quote {
@@ -294,7 +290,7 @@ func takeNonce(t *testing.T, qc *quoteChain, tx consolidate.Transaction) {
 
 func TestNonceTakenByAForeignTransactionVoidsTheTransfer(t *testing.T) {
 	t.Parallel()
-	qc, e := newQuotedEnv(t, stuckQuote, time.Hour)
+	qc, e := newQuotedEnv(t, stuckQuote, consolidate.Config{StuckAfter: time.Hour})
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, alice, wei(1e17)) // never mined at its price

@@ -113,7 +113,7 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 		}
 	}
 	if len(consumed) > 0 {
-		parallel(len(consumed), func(k int) { s.reload(ctx, &cs[consumed[k]]) })
+		parallel(len(consumed), func(k int) { s.readAttempts(ctx, &cs[consumed[k]]) })
 		consumed = undecided(cs, consumed)
 		s.statuses(ctx, cs, consumed)
 		s.decide(ctx, cs, consumed)
@@ -142,12 +142,20 @@ func (s *Service) load(ctx context.Context, c *check, id int64) {
 		c.fail(err)
 		return
 	}
-	if c.attempts, err = s.store.Attempts(ctx, id); err != nil {
+	s.readAttempts(ctx, c)
+}
+
+// readAttempts reads, or reads again, a check's attempts, forgetting any
+// statuses of those read before.
+func (s *Service) readAttempts(ctx context.Context, c *check) {
+	as, err := s.store.Attempts(ctx, c.tx.ID)
+	switch {
+	case err != nil:
 		c.fail(err)
-		return
-	}
-	if len(c.attempts) == 0 {
-		c.fail(fmt.Errorf("consolidate: transaction %d has no signed attempt", id))
+	case len(as) == 0:
+		c.fail(fmt.Errorf("consolidate: transaction %d has no signed attempt", c.tx.ID))
+	default:
+		c.attempts, c.sts = as, nil
 	}
 }
 
@@ -207,16 +215,6 @@ func (s *Service) clearSuspects(cs []check, keep []int) {
 			delete(s.suspects, cs[i].tx.ID)
 		}
 	}
-}
-
-// reload reads a check's attempts again.
-func (s *Service) reload(ctx context.Context, c *check) {
-	as, err := s.store.Attempts(ctx, c.tx.ID)
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	c.attempts, c.sts = as, nil
 }
 
 // byWallet splits the checks at idx into those of transfers this Service's

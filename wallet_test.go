@@ -11,6 +11,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
@@ -154,16 +155,12 @@ func TestOtherWalletsTransferIsOnlyWatched(t *testing.T) {
 // must still be sent again, or its nonce blocks the wallet for good.
 func TestTransferAtTheFeeCeilingIsSentAgain(t *testing.T) {
 	t.Parallel()
-	sim := chaintest.NewT(t, nil)
-	head, err := sim.Client().HeaderByNumber(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Close()
-	// Between base+tip and 2·base+tip: first attempts are quoted at the
-	// ceiling itself, and every bump is above it.
+	// Between base+tip and 2·base+tip of the genesis block: first
+	// attempts are quoted at the ceiling itself, and every bump is above
+	// it. (The base fee only falls over the empty blocks that follow.)
+	base := big.NewInt(params.InitialBaseFee)
 	tip := big.NewInt(1_000_000)
-	ceiling := sum(head.BaseFee, tip, new(big.Int).Div(head.BaseFee, big.NewInt(2)))
+	ceiling := sum(base, tip, new(big.Int).Div(base, big.NewInt(2)))
 	e := newEnv(t, &envOptions{
 		cfg:          consolidate.Config{StuckAfter: time.Nanosecond},
 		chainOptions: chain.Options{MaxFeePerGas: ceiling, GasTipCap: tip},
@@ -234,11 +231,7 @@ func TestLaggingNodeDoesNotVoidALandedTransfer(t *testing.T) {
 func TestConsumedNonceVoidsAfterVoidDelay(t *testing.T) {
 	t.Parallel()
 	const delay = time.Second
-	qc := &quoteChain{quote: stuckQuote}
-	e := newEnv(t, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: time.Hour, VoidDelay: delay},
-		wrapChain: func(c consolidate.Chain) consolidate.Chain { qc.Chain = c; return qc },
-	})
+	qc, e := newQuotedEnv(t, stuckQuote, consolidate.Config{StuckAfter: time.Hour, VoidDelay: delay})
 	credit := wei(1e18)
 	acct := e.funded(credit)
 	tx := e.submit(acct.ID, alice, wei(1e17)) // never mined at its price
