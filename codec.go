@@ -122,6 +122,14 @@ func jitter(d time.Duration, frac float64) time.Duration {
 	return d + time.Duration((rand.Float64()*2-1)*spread)
 }
 
+// jitterMax is the longest duration jitter(d, frac) returns.
+func jitterMax(d time.Duration, frac float64) time.Duration {
+	if frac <= 0 || d <= 0 {
+		return d
+	}
+	return d + time.Duration(float64(d)*frac)
+}
+
 // taskID names the reconcile task of a transaction; one per transaction, so
 // enqueueing it again while it is live is a no-op.
 func taskID(txID int64) string { return "tx:" + strconv.FormatInt(txID, 10) }

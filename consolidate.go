@@ -433,7 +433,7 @@ func (s *Service) deleteEntry(ctx context.Context, key string) error {
 // older than the store, until it succeeds or the entry has expired on its
 // own. Meanwhile the cache is failing, so Gets mostly read the store.
 func (s *Service) invalidate(ctx context.Context, key string) {
-	expired := time.Now().Add(s.cfg.CacheTTL + time.Duration(float64(s.cfg.CacheTTL)*s.cfg.CacheJitter))
+	expired := time.Now().Add(jitterMax(s.cfg.CacheTTL, s.cfg.CacheJitter))
 	for wait := 50 * time.Millisecond; time.Now().Before(expired); wait = min(2*wait, time.Second) {
 		time.Sleep(wait)
 		if err := s.deleteEntry(ctx, key); err == nil {

@@ -146,3 +146,21 @@ func TestTransactionCodecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// jitterMax bounds what jitter returns, jitter disabled included, since
+// the background delete of a stale cache entry retries until then.
+func TestJitterMax(t *testing.T) {
+	t.Parallel()
+	for _, frac := range []float64{-0.5, 0, 0.1, 0.9} {
+		d := time.Minute
+		bound := jitterMax(d, frac)
+		if frac <= 0 && bound != d {
+			t.Errorf("jitterMax(%v, %v) = %v, want %v with jitter off", d, frac, bound, d)
+		}
+		for range 10_000 {
+			if got := jitter(d, frac); got > bound || got < d-(bound-d) {
+				t.Fatalf("jitter(%v, %v) = %v, outside %v ± %v", d, frac, got, d, bound-d)
+			}
+		}
+	}
+}
