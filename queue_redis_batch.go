@@ -2,7 +2,6 @@ package consolidate
 
 import (
 	"context"
-	"slices"
 	"sync"
 )
 
@@ -18,10 +17,10 @@ const redisBatchMax = 128
 //
 // Each call's own effects stay atomic, since a script is; what the calls
 // of one run share is the round trip, and its error if it fails. A caller
-// whose ctx ends while it waits gets ctx.Err(). A call still waiting for a
-// run is withdrawn and never takes effect, so a Claim given up on leases
-// nothing; one already in a run may still take effect, as it may when a
-// context ends during any round trip.
+// whose ctx ends while it waits gets ctx.Err(). A run leaves out the calls
+// whose caller has gone by the time it starts, so a Claim given up on
+// leases nothing; one whose caller goes during the round trip may still
+// take effect, as it may when a context ends during any round trip.
 type redisBatcher[T any] struct {
 	// run performs items in one round trip and returns one error per
 	// item, in order.
@@ -33,6 +32,7 @@ type redisBatcher[T any] struct {
 }
 
 type redisCall[T any] struct {
+	ctx  context.Context // the caller's: a run leaves the call out once it is done
 	item T
 	err  error
 	done chan struct{}
@@ -45,7 +45,7 @@ type redisCall[T any] struct {
 // then hands any calls that arrived meanwhile to a goroutine. A lone
 // caller thus makes one round trip, as without batching.
 func (b *redisBatcher[T]) do(ctx context.Context, item T) error {
-	c := &redisCall[T]{item: item, done: make(chan struct{})}
+	c := &redisCall[T]{ctx: ctx, item: item, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, c)
 	if b.running {
@@ -54,7 +54,6 @@ func (b *redisBatcher[T]) do(ctx context.Context, item T) error {
 		case <-c.done:
 			return c.err
 		case <-ctx.Done():
-			b.withdraw(c)
 			return ctx.Err()
 		}
 	}
@@ -73,15 +72,6 @@ func (b *redisBatcher[T]) do(ctx context.Context, item T) error {
 		go b.drain(rctx)
 	}
 	return c.err
-}
-
-// withdraw takes c out of the pending calls if no run has taken it yet.
-func (b *redisBatcher[T]) withdraw(c *redisCall[T]) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if i := slices.Index(b.pending, c); i >= 0 {
-		b.pending = slices.Delete(b.pending, i, i+1)
-	}
 }
 
 func (c *redisCall[T]) finished() bool {
@@ -116,12 +106,24 @@ func (b *redisBatcher[T]) runNext(ctx context.Context) bool {
 	}
 	b.mu.Unlock()
 
-	items := make([]T, n)
-	for i, c := range calls {
+	live := calls[:0] // calls is no longer shared with pending
+	for _, c := range calls {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return true
+	}
+	items := make([]T, len(live))
+	for i, c := range live {
 		items[i] = c.item
 	}
 	errs := b.run(ctx, items)
-	for i, c := range calls {
+	for i, c := range live {
 		c.err = errs[i]
 		close(c.done)
 	}
