@@ -190,12 +190,26 @@ func (q *RedisQueue) claimBatcher(queue string) *redisBatcher[*redisClaim] {
 		if q.claims == nil {
 			q.claims = make(map[string]*redisBatcher[*redisClaim])
 		}
-		b = &redisBatcher[*redisClaim]{run: func(ctx context.Context, cs []*redisClaim) []error {
-			return q.runClaims(ctx, queue, cs)
-		}}
+		b = &redisBatcher[*redisClaim]{
+			run: func(ctx context.Context, cs []*redisClaim) []error {
+				return q.runClaims(ctx, queue, cs)
+			},
+			undo: q.release,
+		}
 		q.claims[queue] = b
 	}
 	return b
+}
+
+// release puts the messages of Claims whose callers stopped waiting back
+// in the ready set at once, rather than leased to nobody until their
+// leases expire. One that cannot be put back is left to its lease.
+func (q *RedisQueue) release(ctx context.Context, claims []*redisClaim) {
+	for _, c := range claims {
+		for _, d := range c.out {
+			_ = q.Retry(ctx, d, 0)
+		}
+	}
 }
 
 // runClaims performs several Claims of queue in one script run, in order.

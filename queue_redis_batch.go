@@ -18,13 +18,17 @@ const redisBatchMax = 128
 // Each call's own effects stay atomic, since a script is; what the calls
 // of one run share is the round trip, and its error if it fails. A caller
 // whose ctx ends while it waits gets ctx.Err(). A run leaves out the calls
-// whose caller has gone by the time it starts, so a Claim given up on
-// leases nothing; one whose caller goes during the round trip may still
-// take effect, as it may when a context ends during any round trip.
+// whose caller has gone by the time it starts; a call whose caller goes
+// during the round trip takes effect, as it may when a context ends during
+// any round trip, and is handed to undo, so that a Claim given up on does
+// not keep its messages leased to nobody.
 type redisBatcher[T any] struct {
 	// run performs items in one round trip and returns one error per
 	// item, in order.
 	run func(ctx context.Context, items []T) []error
+	// undo, if set, is given the items that run performed without error
+	// after their callers had stopped waiting.
+	undo func(ctx context.Context, items []T)
 
 	mu      sync.Mutex
 	pending []*redisCall[T]
@@ -35,7 +39,8 @@ type redisCall[T any] struct {
 	ctx  context.Context // the caller's: a run leaves the call out once it is done
 	item T
 	err  error
-	done chan struct{}
+	done chan struct{} // closed under the batcher's mu
+	gone bool          // the caller stopped waiting first; under the batcher's mu
 }
 
 // do performs item in a run and waits for its outcome. A caller that
@@ -54,6 +59,12 @@ func (b *redisBatcher[T]) do(ctx context.Context, item T) error {
 		case <-c.done:
 			return c.err
 		case <-ctx.Done():
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if c.finished() {
+				return c.err
+			}
+			c.gone = true
 			return ctx.Err()
 		}
 	}
@@ -107,6 +118,7 @@ func (b *redisBatcher[T]) runNext(ctx context.Context) bool {
 	b.mu.Unlock()
 
 	live := calls[:0] // calls is no longer shared with pending
+	b.mu.Lock()
 	for _, c := range calls {
 		if err := c.ctx.Err(); err != nil {
 			c.err = err
@@ -115,6 +127,7 @@ func (b *redisBatcher[T]) runNext(ctx context.Context) bool {
 		}
 		live = append(live, c)
 	}
+	b.mu.Unlock()
 	if len(live) == 0 {
 		return true
 	}
@@ -123,9 +136,18 @@ func (b *redisBatcher[T]) runNext(ctx context.Context) bool {
 		items[i] = c.item
 	}
 	errs := b.run(ctx, items)
+	var gone []T
+	b.mu.Lock()
 	for i, c := range live {
 		c.err = errs[i]
+		if c.gone && c.err == nil {
+			gone = append(gone, c.item)
+		}
 		close(c.done)
+	}
+	b.mu.Unlock()
+	if len(gone) > 0 && b.undo != nil {
+		b.undo(ctx, gone)
 	}
 	return true
 }

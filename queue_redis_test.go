@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,52 +312,55 @@ func TestRedisQueueCombinedCalls(t *testing.T) {
 	}
 }
 
-// gateHook holds up the first command sent after arm until release.
-type gateHook struct {
-	armed   chan struct{} // closed by the held command
-	release chan struct{}
-	once    sync.Once
-	on      chan struct{}
+// holdHook holds every command while on, handing the test a channel per
+// held command that lets it through when closed, and counts the commands
+// done.
+type holdHook struct {
+	on     atomic.Bool
+	held   chan chan struct{}
+	passed atomic.Int64
 }
 
-func newGateHook() *gateHook {
-	return &gateHook{armed: make(chan struct{}), release: make(chan struct{}), on: make(chan struct{}, 1)}
-}
+func newHoldHook() *holdHook { return &holdHook{held: make(chan chan struct{})} }
 
-func (h *gateHook) arm() { h.on <- struct{}{} }
+func (h *holdHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (h *gateHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *gateHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h *holdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		select {
-		case <-h.on:
-			h.once.Do(func() { close(h.armed) })
-			<-h.release
-		default:
+		if h.on.Load() {
+			pass := make(chan struct{})
+			h.held <- pass
+			<-pass
 		}
+		defer h.passed.Add(1)
 		return next(ctx, cmd)
 	}
 }
 
-func (h *gateHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h *holdHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 
-// A Claim given up on while it waits to join a combined run is withdrawn:
-// it leases nothing that nobody will ack.
-func TestRedisQueueAbandonedClaimLeasesNothing(t *testing.T) {
-	t.Parallel()
+// abandonedClaimQueue is a real-server queue holding messages a and b,
+// with a Claim of one of them held on its way to the server: the run the
+// next Claim joins.
+func abandonedClaimQueue(t *testing.T) (q *consolidate.RedisQueue, hold *holdHook, first chan struct{}, led chan []consolidate.Delivery) {
+	t.Helper()
 	ctx := context.Background()
 	client := redistest.Start(t).Client(t)
-	q := consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: newPrefix()})
+	q = consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: newPrefix()})
+	// A Claim of the empty queue loads the claim script, so that every
+	// Claim below is one command (no second try after NOSCRIPT).
+	if ds, err := q.Claim(ctx, "w", 1, time.Hour); err != nil || len(ds) != 0 {
+		t.Fatalf("Claim of an empty queue: %v, %v", ds, err)
+	}
 	if err := q.Enqueue(ctx, consolidate.Message{Queue: "w", ID: "a"}, consolidate.Message{Queue: "w", ID: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	gate := newGateHook()
-	client.AddHook(gate)
-	gate.arm()
-	led := make(chan []consolidate.Delivery, 1)
+	hold = newHoldHook()
+	client.AddHook(hold)
+	hold.on.Store(true)
+	led = make(chan []consolidate.Delivery, 1)
 	go func() {
 		ds, err := q.Claim(ctx, "w", 1, time.Hour)
 		if err != nil {
@@ -364,26 +368,78 @@ func TestRedisQueueAbandonedClaimLeasesNothing(t *testing.T) {
 		}
 		led <- ds
 	}()
-	<-gate.armed // the first Claim's run is under way, and held
+	return q, hold, <-hold.held, led
+}
 
-	wctx, cancel := context.WithCancel(ctx)
-	waited := make(chan error, 1)
+// wantOneLeased waits for the queue to hold one message in flight and one
+// ready, and fails if it does not within a few seconds.
+func wantOneLeased(t *testing.T, q *consolidate.RedisQueue) {
+	t.Helper()
+	var s consolidate.QueueStats
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if s, err = q.Stats(context.Background(), "w"); err == nil && s.InFlight == 1 && s.Ready == 1 {
+			return
+		}
+	}
+	t.Fatalf("Stats = %+v, %v; want one in flight and one ready", s, err)
+}
+
+// claimUntilCancelled runs a Claim on a context the test cancels, and
+// reports what it returned.
+func claimUntilCancelled(q *consolidate.RedisQueue) (context.CancelFunc, chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
 	go func() {
-		_, err := q.Claim(wctx, "w", 1, time.Hour)
-		waited <- err
+		_, err := q.Claim(ctx, "w", 1, time.Hour)
+		errs <- err
 	}()
+	return cancel, errs
+}
+
+// A Claim given up on while it waits to join a combined run is left out
+// of the run: it leases nothing that nobody will ack.
+func TestRedisQueueAbandonedClaimLeasesNothing(t *testing.T) {
+	t.Parallel()
+	q, hold, first, led := abandonedClaimQueue(t)
+	cancel, errs := claimUntilCancelled(q)
 	time.Sleep(50 * time.Millisecond) // let it queue behind the held run
 	cancel()
-	if err := <-waited; !errors.Is(err, context.Canceled) {
+	if err := <-errs; !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandoned Claim: %v, want context.Canceled", err)
 	}
-	close(gate.release)
+	hold.on.Store(false)
+	close(first)
 	if ds := <-led; len(ds) != 1 {
 		t.Fatalf("first Claim got %d deliveries, want 1", len(ds))
 	}
-	// A run for the abandoned call would have started by now.
-	time.Sleep(200 * time.Millisecond)
-	if s, err := q.Stats(ctx, "w"); err != nil || s.InFlight != 1 || s.Ready != 1 {
-		t.Fatalf("Stats = %+v, %v; want one in flight and one ready", s, err)
+	time.Sleep(200 * time.Millisecond) // a run for the abandoned call would have started by now
+	wantOneLeased(t, q)
+}
+
+// A Claim given up on while its run is on its way to the server leases a
+// message there; it is put back in the ready set rather than left leased
+// to nobody until the lease runs out.
+func TestRedisQueueClaimAbandonedInFlightIsGivenBack(t *testing.T) {
+	t.Parallel()
+	q, hold, first, led := abandonedClaimQueue(t)
+	cancel, errs := claimUntilCancelled(q)
+	time.Sleep(50 * time.Millisecond) // let it queue behind the held run
+	close(first)
+	if ds := <-led; len(ds) != 1 {
+		t.Fatalf("first Claim got %d deliveries, want 1", len(ds))
 	}
+	second := <-hold.held // the waiting Claim's own run
+	cancel()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned Claim: %v, want context.Canceled", err)
+	}
+	hold.on.Store(false)
+	passed := hold.passed.Load()
+	close(second)
+	// Nothing else is under way: the next command done is its run.
+	for hold.passed.Load() == passed {
+		time.Sleep(time.Millisecond)
+	}
+	wantOneLeased(t, q)
 }
