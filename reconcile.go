@@ -83,7 +83,7 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 	var suspects []int
 	defer func() { s.clearSuspects(cs, suspects) }()
 	parallel(len(ids), func(i int) { s.load(ctx, &cs[i], ids[i]) })
-	open := undecided(cs, nil)
+	open := undecided(cs, allChecks(cs))
 	s.statuses(ctx, cs, open)
 	s.decide(ctx, cs, open)
 	open, foreign := s.byWallet(cs, undecided(cs, open))
@@ -251,24 +251,25 @@ func (s *Service) watch(ctx context.Context, cs []check, idx []int) {
 	})
 }
 
-// undecided returns the indices among idx (all of cs if idx is nil) whose
-// check is not done.
+// undecided returns those of the checks at idx that are not done. An
+// empty idx gives none: a filter never widens to every check.
 func undecided(cs []check, idx []int) []int {
 	var out []int
-	if idx == nil {
-		for i := range cs {
-			if !cs[i].done {
-				out = append(out, i)
-			}
-		}
-		return out
-	}
 	for _, i := range idx {
 		if !cs[i].done {
 			out = append(out, i)
 		}
 	}
 	return out
+}
+
+// allChecks returns the indices of all of cs.
+func allChecks(cs []check) []int {
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 // statuses asks the chain about every attempt of the checks at idx in one
