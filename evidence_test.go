@@ -43,7 +43,7 @@ func TestFailedEvidenceReadVoidsNothingElse(t *testing.T) {
 	a := e.submit(acct.ID, alice, wei(1e17)) // nonce 0, never mined at its price
 	qc.quote = nil
 	takeNonce(t, qc, a)
-	e.sim.Commit() // the foreign transaction takes nonce 0 for good
+	e.sim.Commit()                         // the foreign transaction takes nonce 0 for good
 	b := e.submit(acct.ID, bob, wei(2e17)) // nonce 1, in the pool
 	flaky.id.Store(a.ID)
 
