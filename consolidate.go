@@ -127,29 +127,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, e
 	if err != nil {
 		return Transaction{}, fmt.Errorf("consolidate: quote fees: %w", err)
 	}
-	unlock, err := s.lockAccount(ctx, req.AccountID)
-	if err != nil {
-		return Transaction{}, err
-	}
-	now := time.Now()
-	p := SubmitParams{
-		AccountID:      req.AccountID,
-		From:           s.sender,
-		To:             req.To,
-		Amount:         new(big.Int).Set(req.Amount),
-		FeeTotal:       new(big.Int).Set(s.cfg.Fee),
-		IdempotencyKey: req.IdempotencyKey,
-		RequestHash:    requestHash(req),
-		Quote:          quote,
-		NextCheckAt:    now,
-		Now:            now,
-	}
-	tx, created, err := s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {
-		return s.chain.Sign(nonce, req.To, req.Amount, quote)
-	})
-	// The lock only guards the submit itself; what follows touches no
-	// balance and may run concurrently with the account's next submit.
-	unlock()
+	tx, created, err := s.record(ctx, req, quote)
 	if err != nil {
 		return Transaction{}, err
 	}
@@ -165,6 +143,34 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, e
 		s.log.WarnContext(ctx, "consolidate: enqueue reconcile task", "tx", tx.ID, "err", err)
 	}
 	return tx, nil
+}
+
+// record stores the transfer under the account's lock. The lock only
+// guards the store's submit; what follows touches no balance and may run
+// concurrently with the account's next submit. It is released on every
+// path, a panic in the store or the signer included.
+func (s *Service) record(ctx context.Context, req SubmitRequest, quote Quote) (Transaction, bool, error) {
+	unlock, err := s.lockAccount(ctx, req.AccountID)
+	if err != nil {
+		return Transaction{}, false, err
+	}
+	defer unlock()
+	now := time.Now()
+	p := SubmitParams{
+		AccountID:      req.AccountID,
+		From:           s.sender,
+		To:             req.To,
+		Amount:         new(big.Int).Set(req.Amount),
+		FeeTotal:       new(big.Int).Set(s.cfg.Fee),
+		IdempotencyKey: req.IdempotencyKey,
+		RequestHash:    requestHash(req),
+		Quote:          quote,
+		NextCheckAt:    now,
+		Now:            now,
+	}
+	return s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {
+		return s.chain.Sign(nonce, req.To, req.Amount, quote)
+	})
 }
 
 func (s *Service) checkSubmit(ctx context.Context, req SubmitRequest) error {

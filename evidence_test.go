@@ -67,3 +67,44 @@ func TestFailedEvidenceReadVoidsNothingElse(t *testing.T) {
 	e.balances(acct.ID, sub(credit, sum(wei(2e17), fee)), sub(credit, sum(wei(2e17), fee)))
 	e.invariants(acct.ID)
 }
+
+// panicStore panics in Submit while armed, as a store with a bug would.
+type panicStore struct {
+	consolidate.Store
+	armed atomic.Bool
+}
+
+func (s *panicStore) Submit(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (consolidate.Transaction, bool, error) {
+	if s.armed.Load() {
+		panic("store bug")
+	}
+	return s.Store.Submit(ctx, p, sign)
+}
+
+// Submit releases the account's lock on every path: after a store that
+// panicked, the account's next Submit goes through instead of waiting out
+// the lock's TTL.
+func TestSubmitReleasesTheLockWhenTheStorePanics(t *testing.T) {
+	t.Parallel()
+	ps := &panicStore{}
+	e := newEnv(t, &envOptions{
+		cfg:       consolidate.Config{LockTTL: time.Hour},
+		wrapStore: func(s consolidate.Store) consolidate.Store { ps.Store = s; return ps },
+	})
+	acct := e.funded(wei(1e18))
+	ps.armed.Store(true)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the store's panic did not reach the caller")
+			}
+		}()
+		e.svc.Submit(t.Context(), consolidate.SubmitRequest{AccountID: acct.ID, To: alice, Amount: wei(1)})
+	}()
+	ps.armed.Store(false)
+	if _, err := e.svc.Submit(t.Context(), consolidate.SubmitRequest{AccountID: acct.ID, To: alice, Amount: wei(1)}); err != nil {
+		t.Fatalf("Submit after a panicking store: %v", err)
+	}
+	e.balances(acct.ID, sub(wei(1e18), sum(wei(1), fee)), wei(1e18))
+	e.invariants(acct.ID)
+}
