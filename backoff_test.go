@@ -59,7 +59,7 @@ func (c *pendingChain) Statuses(_ context.Context, hashes []common.Hash) ([]cons
 // TestBackoffScheduleWithSeedDefaults runs the worker on a fake clock with
 // the default schedule: a first check at once, then 100, 200, 400, 800,
 // 1600, 1600 … seconds apart, 32 checks in all, then dead letters with the
-// transaction still PENDING.
+// transaction still PENDING and parked: checked again every hour.
 func TestBackoffScheduleWithSeedDefaults(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
@@ -128,8 +128,10 @@ func TestBackoffScheduleWithSeedDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != consolidate.StatusPending || !got.NextCheckAt.IsZero() {
-			t.Fatalf("after the budget: %s, next check %v; want PENDING and parked", got.Status, got.NextCheckAt)
+		// Parked: checked again an hour after its last check.
+		slow := asked[len(asked)-1].Add(time.Hour)
+		if got.Status != consolidate.StatusPending || got.NextCheckAt.Before(slow) || got.NextCheckAt.After(slow.Add(time.Second)) {
+			t.Fatalf("after the budget: %s, next check %v; want PENDING, parked until %v", got.Status, got.NextCheckAt, slow)
 		}
 		dead, err := queue.DeadLetters(context.Background(), "reconcile", 10)
 		if err != nil || len(dead) != 1 || dead[0].Attempt != 32 {

@@ -48,6 +48,12 @@ type Config struct {
 	// Backoff schedules the checks of a transaction that is not final yet.
 	// Defaults to the fields' defaults.
 	Backoff Backoff
+	// ParkedCheckInterval is how often a parked transfer, one whose task
+	// spent the Backoff's checks and went to the dead letters, is checked
+	// again. It stays PENDING with its funds held until it is final, and
+	// is also checked at once when a later nonce of its wallet is settled
+	// by this Service. Defaults to 1 h.
+	ParkedCheckInterval time.Duration
 	// StuckAfter is how long the newest signed attempt of a transfer may
 	// wait unmined before a check re-signs it with bumped fees (same nonce,
 	// tip and fee cap each at least 10 % higher, bounded by the chain's
@@ -154,6 +160,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.Backoff.Base, 100*time.Second)
 	setDefault(&out.Backoff.Max, 1600*time.Second)
 	setDefault(&out.Backoff.Checks, 32)
+	setDefault(&out.ParkedCheckInterval, time.Hour)
 	setDefault(&out.StuckAfter, 3*time.Minute)
 	setDefault(&out.VoidDelay, time.Minute)
 	setDefault(&out.Workers, 4)
@@ -189,6 +196,7 @@ func (c *Config) validate() error {
 		"Backoff.Base": c.Backoff.Base, "Backoff.Max": c.Backoff.Max, "Lease": c.Lease,
 		"PollInterval": c.PollInterval, "StuckAfter": c.StuckAfter, "VoidDelay": c.VoidDelay, "TaskTimeout": c.TaskTimeout,
 		"SweepInterval": c.SweepInterval, "SweepGrace": c.SweepGrace, "RelayInterval": c.RelayInterval,
+		"ParkedCheckInterval": c.ParkedCheckInterval,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative (%v)", name, d))

@@ -37,6 +37,8 @@ type Service struct {
 	voidMu   sync.Mutex
 	suspects map[int64]time.Time // transfers seen with their nonce consumed by another transaction, and since when
 
+	parked parking
+
 	refillMu     sync.Mutex       // one refill at a time; held by it
 	refillNext   time.Time        // no refill before then
 	refillNonces map[int64]uint64 // nonces of open transfers, by ID, as the last refill read them
@@ -51,7 +53,9 @@ func New(store Store, chain Chain, cfg *Config) (*Service, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	return &Service{store: store, chain: chain, cfg: c, log: c.Logger, sender: chain.Sender()}, nil
+	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, sender: chain.Sender()}
+	s.parked.init()
+	return s, nil
 }
 
 // SubmitRequest asks to send Amount wei from the service's wallet to To, paid

@@ -541,6 +541,9 @@ func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (T
 	}
 	if err == nil {
 		s.log.InfoContext(ctx, "consolidate: settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
+		if settled.From == s.sender {
+			s.wakeParked(settled.Nonce)
+		}
 	}
 	s.refresh(ctx, settled)
 	return settled, nil
@@ -708,12 +711,12 @@ func (s *Service) finish(ctx context.Context, d Delivery, id int64, tx Transacti
 	}
 	checks := tx.Checks + 1
 	if checks >= s.cfg.Backoff.Checks {
-		if err := s.store.Park(ctx, id); err != nil && !errors.Is(err, ErrNotPending) {
+		if err := s.park(ctx, id); err != nil && !errors.Is(err, ErrNotPending) {
 			log.WarnContext(ctx, "consolidate: park", "tx", id, "err", err)
 			s.retry(ctx, d, s.cfg.Backoff.Max)
 			return
 		}
-		log.ErrorContext(ctx, "consolidate: reconcile budget spent, task dead-lettered; the transaction stays PENDING", "tx", id, "checks", checks)
+		log.ErrorContext(ctx, "consolidate: reconcile budget spent, task dead-lettered; the transaction stays PENDING", "tx", id, "checks", checks, "next_check", s.cfg.ParkedCheckInterval)
 		s.bury(ctx, d, fmt.Sprintf("not final after %d checks", checks))
 		return
 	}

@@ -12,7 +12,9 @@ import (
 // Run works in the background until ctx is done: it claims reconcile tasks
 // and runs them on Config.Workers goroutines, sweeps PENDING transactions
 // whose task was lost back into the queue (at start and every
-// SweepInterval), and publishes outbox events to Config.EventQueues. Any
+// SweepInterval), checks parked transactions again (see
+// Config.ParkedCheckInterval), and publishes outbox events to
+// Config.EventQueues. Any
 // number of Run loops, in any number of processes, may share one store and
 // queue.
 //
@@ -25,6 +27,7 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.work(ctx) })
 	}
 	wg.Go(func() { s.every(ctx, s.cfg.SweepInterval, s.sweepOnce) })
+	wg.Go(func() { s.watchParked(ctx) })
 	if len(s.cfg.EventQueues) > 0 {
 		wg.Go(func() { s.every(ctx, s.cfg.RelayInterval, s.relayOnce) })
 	}

@@ -66,20 +66,26 @@ type Store interface {
 	Settle(ctx context.Context, id int64, s Settlement) (Transaction, error)
 	// Reschedule records that a PENDING transaction was checked and is not
 	// final yet: Checks becomes checks and NextCheckAt next (a zero next
-	// means due now, never "not due"). It does not
-	// change Version. A non-pending transaction is left alone
-	// (ErrNotPending).
+	// means due now, never "not due"), and a parked transaction is back on
+	// the regular schedule. It does not change Version. A non-pending
+	// transaction is left alone (ErrNotPending).
 	Reschedule(ctx context.Context, id int64, checks int, next time.Time) error
-	// Park clears NextCheckAt of a PENDING transaction, so the sweeper no
-	// longer picks it up, and writes an EventDeadLettered outbox row.
-	// Parking a parked transaction changes nothing. Like Reschedule, Park
+	// Park records that a PENDING transaction's check budget is spent: it
+	// marks the transaction parked and moves its NextCheckAt to next, on
+	// the slow schedule parked transactions are checked on until final.
+	// The first Park writes an EventDeadLettered outbox row; parking a
+	// parked transaction only moves its next check. Like Reschedule, Park
 	// does not change Version.
-	Park(ctx context.Context, id int64) error
-	// Due returns the IDs of PENDING transactions whose NextCheckAt is at or
-	// before t and whose ID is above after, in ID order, at most limit. A
-	// caller pages by passing the last ID it got as the next after. Its cost
-	// grows with the number of PENDING transactions, never with history.
+	Park(ctx context.Context, id int64, next time.Time) error
+	// Due returns the IDs of PENDING transactions, parked or not, whose
+	// NextCheckAt is at or before t and whose ID is above after, in ID
+	// order, at most limit. A caller pages by passing the last ID it got
+	// as the next after. Its cost grows with the number of PENDING
+	// transactions, never with history.
 	Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
+	// Parked is Due for parked transactions only. Its cost grows with
+	// the number of parked transactions.
+	Parked(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
 
 	// SyncNonce raises the next nonce the store hands out for sender to at
 	// least next. It never lowers it.

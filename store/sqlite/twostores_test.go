@@ -65,7 +65,12 @@ func (m *twoStores) Settle(ctx context.Context, id int64, s consolidate.Settleme
 func (m *twoStores) Reschedule(ctx context.Context, id int64, checks int, next time.Time) error {
 	return m.next().Reschedule(ctx, id, checks, next)
 }
-func (m *twoStores) Park(ctx context.Context, id int64) error { return m.next().Park(ctx, id) }
+func (m *twoStores) Park(ctx context.Context, id int64, next time.Time) error {
+	return m.next().Park(ctx, id, next)
+}
+func (m *twoStores) Parked(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
+	return m.next().Parked(ctx, t, after, limit)
+}
 func (m *twoStores) Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	return m.next().Due(ctx, t, after, limit)
 }

@@ -73,7 +73,7 @@ func testAddAttempt(t *testing.T, s consolidate.Store) {
 
 	// A parked transfer can still be replaced: that is how an operator
 	// cancels one that is stuck.
-	if err := s.Park(ctx, tx.ID); err != nil {
+	if err := s.Park(ctx, tx.ID, t0.Add(time.Hour)); err != nil {
 		t.Fatalf("Park: %v", err)
 	}
 	again := replacement(tx.Nonce, quote(5e9, 60e9), true, t0.Add(3*time.Minute))

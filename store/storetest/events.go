@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/go-consolidate/consolidate"
 )
@@ -59,7 +60,7 @@ func testEvents(t *testing.T, s consolidate.Store) {
 	if _, err := s.Settle(ctx, txs[0].ID, mined(consolidate.OutcomeSuccess)); err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
-	if err := s.Park(ctx, txs[1].ID); err != nil {
+	if err := s.Park(ctx, txs[1].ID, t0.Add(time.Hour)); err != nil {
 		t.Fatalf("Park: %v", err)
 	}
 	if _, err := s.Settle(ctx, txs[2].ID, dropped); err != nil {

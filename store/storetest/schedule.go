@@ -54,20 +54,37 @@ func testReschedule(t *testing.T, s consolidate.Store) {
 	wantDue(t, s, next.Add(time.Hour), 10)
 }
 
+func wantParked(t *testing.T, s consolidate.Store, at time.Time, want ...int64) {
+	t.Helper()
+	got, err := s.Parked(t.Context(), at, 0, 10)
+	if err != nil {
+		t.Fatalf("Parked: %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Parked(t0%+v) = %v, want %v", at.Sub(t0), got, want)
+	}
+}
+
 func testPark(t *testing.T, s consolidate.Store) {
 	a := fund(t, s, 5*hold)
 	tx := mustSubmit(t, s, transfer(a.ID))
+	other := mustSubmit(t, s, transfer(a.ID))
 	events := len(unsent(t, s))
-	if err := s.Park(t.Context(), tx.ID); err != nil {
+	next := t0.Add(time.Hour)
+	if err := s.Park(t.Context(), tx.ID, next); err != nil {
 		t.Fatalf("Park: %v", err)
 	}
 	got := mustTransaction(t, s, tx.ID)
-	if !got.NextCheckAt.IsZero() || got.Status != consolidate.StatusPending {
-		t.Errorf("after Park: next %v, status %s; want zero, PENDING", got.NextCheckAt, got.Status)
+	if !got.NextCheckAt.Equal(next) || got.Status != consolidate.StatusPending || got.Version != tx.Version {
+		t.Errorf("after Park: next %v, status %s, version %d; want %v, PENDING, %d", got.NextCheckAt, got.Status, got.Version, next, tx.Version)
 	}
-	wantDue(t, s, t0.Add(1000*time.Hour), 10)
+	// A parked transaction is still checked, on its slow schedule.
+	wantDue(t, s, next.Add(-time.Nanosecond), 10, other.ID)
+	wantDue(t, s, next, 10, tx.ID, other.ID)
+	wantParked(t, s, next.Add(-time.Nanosecond))
+	wantParked(t, s, next, tx.ID)
 	// Parking holds on to the money: only a final outcome releases it.
-	wantBalances(t, s, a.ID, big.NewInt(4*hold), big.NewInt(5*hold))
+	wantBalances(t, s, a.ID, big.NewInt(3*hold), big.NewInt(5*hold))
 
 	evs := unsent(t, s)
 	if len(evs) != events+1 {
@@ -76,28 +93,41 @@ func testPark(t *testing.T, s consolidate.Store) {
 	if e := evs[len(evs)-1]; e.Type != consolidate.EventDeadLettered || e.TransactionID != tx.ID || e.AccountID != a.ID || e.Status != consolidate.StatusPending {
 		t.Errorf("event = %+v, want %s for transaction %d, PENDING", e, consolidate.EventDeadLettered, tx.ID)
 	}
-	// A redelivered dead-letter step must not announce it twice.
-	if err := s.Park(t.Context(), tx.ID); err != nil {
+	// A redelivered dead-letter step, or a slow check that finds it not
+	// final yet, moves its next check without announcing it again.
+	later := next.Add(time.Hour)
+	if err := s.Park(t.Context(), tx.ID, later); err != nil {
 		t.Errorf("Park of a parked transaction: %v", err)
 	}
 	if n := len(unsent(t, s)); n != len(evs) {
 		t.Errorf("Park of a parked transaction wrote %d events, want 0", n-len(evs))
 	}
+	wantParked(t, s, next)
+	wantParked(t, s, later, tx.ID)
 
-	// An operator can put it back on the schedule.
+	// An operator can put it back on the regular schedule.
 	if err := s.Reschedule(t.Context(), tx.ID, 0, t0); err != nil {
 		t.Fatalf("Reschedule: %v", err)
 	}
 	wantDue(t, s, t0, 10, tx.ID)
+	wantParked(t, s, later)
+	// Parked again after that, it is announced again.
+	if err := s.Park(t.Context(), tx.ID, next); err != nil {
+		t.Fatalf("Park: %v", err)
+	}
+	if n := len(unsent(t, s)); n != len(evs)+1 {
+		t.Errorf("Park after Reschedule wrote %d events, want 1", n-len(evs))
+	}
 
-	if err := s.Park(t.Context(), tx.ID+1000); !errors.Is(err, consolidate.ErrNotFound) {
+	if err := s.Park(t.Context(), tx.ID+1000, next); !errors.Is(err, consolidate.ErrNotFound) {
 		t.Errorf("Park(unknown) error = %v, want ErrNotFound", err)
 	}
 	if _, err := s.Settle(t.Context(), tx.ID, dropped); err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
+	wantParked(t, s, later)
 	events = len(unsent(t, s))
-	if err := s.Park(t.Context(), tx.ID); !errors.Is(err, consolidate.ErrNotPending) {
+	if err := s.Park(t.Context(), tx.ID, next); !errors.Is(err, consolidate.ErrNotPending) {
 		t.Errorf("Park(settled) error = %v, want ErrNotPending", err)
 	}
 	if n := len(unsent(t, s)); n != events {
@@ -129,7 +159,7 @@ func testDue(t *testing.T, s consolidate.Store) {
 	if _, err := s.Settle(t.Context(), ids[2], mined(consolidate.OutcomeSuccess)); err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
-	if err := s.Park(t.Context(), ids[1]); err != nil {
+	if err := s.Park(t.Context(), ids[1], t0.Add(2*time.Hour)); err != nil {
 		t.Fatalf("Park: %v", err)
 	}
 	if err := s.Reschedule(t.Context(), ids[3], 1, t0.Add(30*time.Second)); err != nil {

@@ -1,0 +1,156 @@
+package consolidate
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// A transfer whose task spends the Backoff's checks is parked: its task
+// goes to the dead letters for an operator to see, but the transfer stays
+// PENDING with its funds held, and is checked again every
+// ParkedCheckInterval until it is final. A parked transfer can still land
+// (a node outage outlasted the budget, say), and if it holds its wallet's
+// lowest open nonce every later transfer of the wallet waits behind it. So
+// a settled transfer wakes the parked ones below its nonce at once: a
+// later nonce mined proves theirs consumed, and their check decides.
+
+// parkWakeGap spaces the checks of parked transfers that settlements
+// wake, so that a stream of settlements costs one check a second.
+const parkWakeGap = time.Second
+
+// noNonce marks a check of parked transfers that is not limited to
+// those below a settled nonce.
+const noNonce = math.MaxUint64
+
+// parking is what a Service knows of its parked transfers.
+type parking struct {
+	wake  chan struct{}
+	below atomic.Uint64 // the highest nonce settled since the last woken check
+	// some is false only after a check found none parked and none has
+	// been parked by this Service since; a settlement then wakes nothing.
+	some atomic.Bool
+}
+
+func (p *parking) init() {
+	p.wake = make(chan struct{}, 1)
+	p.some.Store(true)
+}
+
+// park parks a transfer whose task spent its budget.
+func (s *Service) park(ctx context.Context, id int64) error {
+	s.parked.some.Store(true)
+	return s.store.Park(ctx, id, time.Now().Add(s.cfg.ParkedCheckInterval))
+}
+
+// wakeParked asks watchParked to check at once the parked transfers of the
+// wallet below nonce, which a settlement has just proved consumed.
+func (s *Service) wakeParked(nonce uint64) {
+	if !s.parked.some.Load() {
+		return
+	}
+	for {
+		old := s.parked.below.Load()
+		if old >= nonce || s.parked.below.CompareAndSwap(old, nonce) {
+			break
+		}
+	}
+	select {
+	case s.parked.wake <- struct{}{}:
+	default:
+	}
+}
+
+// watchParked checks the parked transfers that are due, at start and
+// every SweepInterval, and those below a settled nonce when woken, until
+// ctx is done.
+func (s *Service) watchParked(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	due, below := time.Now(), uint64(noNonce)
+	for {
+		if _, err := s.recheckParked(ctx, due, below); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "consolidate: check parked transfers", "err", err)
+		}
+		if below != noNonce {
+			sleep(ctx, parkWakeGap)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			due, below = time.Now(), noNonce
+		case <-s.parked.wake:
+			due, below = time.Now().Add(100*365*24*time.Hour), s.parked.below.Swap(0)
+		}
+	}
+}
+
+// recheckParked checks the parked transfers due by due, only those of the
+// wallet with a nonce below below unless it is noNonce, in batches of
+// ReconcileBatch. A transfer found final has its dead letter deleted; one
+// that is not final yet is parked again for ParkedCheckInterval. It
+// returns how many it checked.
+func (s *Service) recheckParked(ctx context.Context, due time.Time, below uint64) (int, error) {
+	total, after, found := 0, int64(0), false
+	for {
+		ids, err := s.store.Parked(ctx, due, after, s.cfg.ReconcileBatch)
+		if err != nil || len(ids) == 0 {
+			if err == nil && !found && below != noNonce {
+				s.parked.some.Store(false)
+			}
+			return total, err
+		}
+		found, after = true, ids[len(ids)-1]
+		if below != noNonce {
+			if ids, err = s.ownBelow(ctx, ids, below); err != nil {
+				return total, err
+			}
+		}
+		cs := s.reconcile(ctx, ids)
+		parallel(len(ids), func(i int) { s.parkedChecked(ctx, cs[i]) })
+		total += len(ids)
+	}
+}
+
+// ownBelow returns those of ids that are transfers of this Service's
+// wallet with a nonce below below.
+func (s *Service) ownBelow(ctx context.Context, ids []int64, below uint64) ([]int64, error) {
+	var out []int64
+	for _, id := range ids {
+		tx, err := s.store.Transaction(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if tx.From == s.sender && tx.Nonce < below {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// parkedChecked acts on the check of a parked transfer.
+func (s *Service) parkedChecked(ctx context.Context, c check) {
+	id := c.tx.ID
+	if c.err == nil && c.tx.Status.Final() {
+		s.log.InfoContext(ctx, "consolidate: parked transfer settled", "tx", id, "status", c.tx.Status)
+		if err := s.cfg.Queue.Delete(ctx, s.cfg.QueueName, taskID(id)); err != nil {
+			s.log.WarnContext(ctx, "consolidate: delete dead letter of a settled transfer", "tx", id, "err", err)
+		}
+		return
+	}
+	if c.err != nil {
+		s.log.WarnContext(ctx, "consolidate: check parked transfer", "tx", id, "err", c.err)
+	}
+	if id == 0 {
+		return
+	}
+	if err := s.park(ctx, id); err != nil && !errors.Is(err, ErrNotPending) {
+		s.log.WarnContext(ctx, "consolidate: park", "tx", id, "err", err)
+	}
+}
