@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	accountColumns   = `id, available::text, current::text, created_at, updated_at`
+	sqlInsertAccount = `INSERT INTO accounts (available, current, created_at, updated_at)
+		VALUES (0, 0, $1, $1) RETURNING ` + accountColumns
+	sqlSelectAccount = `SELECT ` + accountColumns + ` FROM accounts WHERE id = $1`
+	sqlLockAccount   = sqlSelectAccount + ` FOR UPDATE`
+	sqlSelectCredit  = `SELECT amount::text FROM credits WHERE account_id = $1 AND reference = $2`
+	sqlInsertCredit  = `INSERT INTO credits (account_id, reference, amount, created_at) VALUES ($1, $2, $3::numeric, $4)`
+	// The arithmetic is NUMERIC, exact; the wei domain refuses a balance
+	// above 2^256 − 1.
+	sqlCreditAccount = `UPDATE accounts SET available = available + $2::numeric, current = current + $2::numeric,
+		updated_at = $3 WHERE id = $1 RETURNING ` + accountColumns
+)
+
+// scanAccount reads accountColumns.
+func scanAccount(row pgx.Row) (consolidate.Account, error) {
+	var (
+		a          consolidate.Account
+		avail, cur string
+	)
+	if err := row.Scan(&a.ID, &avail, &cur, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		return consolidate.Account{}, err
+	}
+	var errAvail, errCur error
+	a.Available, errAvail = decodeAmount(avail)
+	a.Current, errCur = decodeAmount(cur)
+	if err := errors.Join(errAvail, errCur); err != nil {
+		return consolidate.Account{}, fmt.Errorf("account %d: %w", a.ID, err)
+	}
+	return a, nil
+}
+
+// CreateAccount creates an account with zero balances.
+func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) {
+	var a consolidate.Account
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		a, err = scanAccount(tx.QueryRow(ctx, sqlInsertAccount, dbTime(time.Now())))
+		return err
+	})
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: create account: %w", err)
+	}
+	return a, nil
+}
+
+// Account returns one account, or ErrNotFound.
+func (s *Store) Account(ctx context.Context, id int64) (consolidate.Account, error) {
+	if err := s.ready(ctx); err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: account: %w", err)
+	}
+	a, err := scanAccount(s.pool.QueryRow(ctx, sqlSelectAccount, id))
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: %w", notFound(err, "account", id))
+	}
+	return a, nil
+}
+
+// Credit adds amount to both balances once per reference; see
+// consolidate.Store. An empty reference is ErrInvalidReference; a credit
+// that would take the balance beyond 2^256 − 1 is ErrInvalidAmount.
+func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (consolidate.Account, error) {
+	a, err := s.credit(ctx, accountID, amount, reference)
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: credit: %w", err)
+	}
+	return a, nil
+}
+
+func (s *Store) credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (consolidate.Account, error) {
+	enc, err := encodeAmount(amount)
+	if err != nil || amount.Sign() == 0 {
+		return consolidate.Account{}, consolidate.ErrInvalidAmount
+	}
+	if reference == "" {
+		return consolidate.Account{}, fmt.Errorf("empty reference: %w", consolidate.ErrInvalidReference)
+	}
+	now := dbTime(time.Now())
+	var acct consolidate.Account
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// The row lock orders concurrent credits of the account, so the
+		// reference check below sees any that committed first.
+		a, err := scanAccount(tx.QueryRow(ctx, sqlLockAccount, accountID))
+		if err != nil {
+			return notFound(err, "account", accountID)
+		}
+		var prev string
+		switch err := tx.QueryRow(ctx, sqlSelectCredit, accountID, reference).Scan(&prev); {
+		case err == nil:
+			if prev != enc {
+				return fmt.Errorf("credit reference %q: %w", reference, consolidate.ErrIdempotencyConflict)
+			}
+			acct = a // already applied: the account as it is now
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlInsertCredit, accountID, reference, enc, now); err != nil {
+			return err
+		}
+		acct, err = scanAccount(tx.QueryRow(ctx, sqlCreditAccount, accountID, enc, now))
+		if sqlState(err) == checkViolation {
+			return fmt.Errorf("balance would exceed 2^256-1: %w", consolidate.ErrInvalidAmount)
+		}
+		return err
+	})
+	return acct, err
+}
+
+// SQLSTATEs this package maps to the library's errors.
+const (
+	checkViolation  = "23514"
+	uniqueViolation = "23505"
+)
