@@ -86,7 +86,7 @@ func (s *Store) runBatch(ctx context.Context, reqs []*submitReq) ([]submitResult
 		return nil, err
 	}
 	ds := decideAndSign(reqs, st)
-	return writeBatch(ctx, conn, reqs, ds)
+	return s.writeBatch(ctx, conn, reqs, ds)
 }
 
 // lockState begins the transaction, locks the rows reqs depend on and
@@ -206,7 +206,7 @@ func decideAndSign(reqs []*submitReq, st *state) []decision {
 
 // writeBatch writes what ds decided, reads the replayed transactions and
 // commits, in one round trip.
-func writeBatch(ctx context.Context, conn *pgxpool.Conn, reqs []*submitReq, ds []decision) ([]submitResult, error) {
+func (s *Store) writeBatch(ctx context.Context, conn *pgxpool.Conn, reqs []*submitReq, ds []decision) ([]submitResult, error) {
 	results := make([]submitResult, len(reqs))
 	w := newBatchWrite(reqs, ds)
 	b := &pgx.Batch{}
@@ -236,7 +236,11 @@ func writeBatch(ctx context.Context, conn *pgxpool.Conn, reqs []*submitReq, ds [
 		}
 		return nil
 	}
-	err := conn.SendBatch(ctx, b).Close()
+	br := conn.SendBatch(ctx, b)
+	if s.batchSent != nil && writes {
+		s.batchSent(conn.Conn())
+	}
+	err := br.Close()
 	if err != nil && (!writes || definitelyFailed(err)) {
 		return nil, err
 	}

@@ -75,6 +75,9 @@ type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
 	c      *committer
+	// batchSent, set by tests, runs when a batch's writes and COMMIT are
+	// sent, before their results are read.
+	batchSent func(*pgx.Conn)
 }
 
 // Open connects to the database at dsn (a URL or keyword/value string,
