@@ -174,7 +174,7 @@ func TestPendingIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	for query, index := range map[string]string{
-		`SELECT id FROM transactions WHERE status = 'PENDING' AND id > 0 AND next_check_at <= now() ORDER BY id LIMIT 10`:              "transactions_due",
+		`SELECT id FROM transactions WHERE status = 'PENDING' AND id > 0 AND next_check_at <= now() ORDER BY id LIMIT 10`:            "transactions_due",
 		`SELECT id FROM transactions WHERE status = 'PENDING' AND parked AND id > 0 AND next_check_at <= now() ORDER BY id LIMIT 10`: "transactions_parked",
 	} {
 		var plan strings.Builder
