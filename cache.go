@@ -17,15 +17,31 @@ import (
 // Cache errors never fail a Get: the Service logs them and reads the store.
 //
 // After every commit that changes a transaction, the Service refreshes its
-// entry before the call returns, so a Get that starts afterwards sees the
-// change. Within one process this holds even when the cache evicts the
-// refreshed entry: a Get whose store read began before the commit does not
-// fill what it read. A refresh that fails deletes the entry instead, and if
-// the delete fails too it is retried in the background until it succeeds
-// or the entry has expired; while the cache keeps failing, Gets read the
-// store. Across processes, a cache that evicts entries early (a Redis
-// maxmemory policy) leaves a narrow window in which a reader that loaded
-// the row before another process's commit can fill the older copy back.
+// entry before the call returns, so a Get that starts afterwards, in any
+// process, sees the change. Within one process this holds even when the
+// refresh fails or the cache evicts the refreshed entry: a Get whose store
+// read began before the commit does not fill what it read.
+//
+// Across processes, when the committing process's refresh fails (a
+// timeout), a Get in another process whose store read began before the
+// commit can fill the older copy it read, and other processes' Gets then
+// return that older version (or ErrNotFound, for a Submit) for a while.
+// The bound, after Submit, Reconcile or Cancel has returned:
+//
+//   - about a second after the committing process reaches the cache
+//     again: it fills the new version again in the background, backing
+//     off up to a second between tries, and no older version can replace
+//     it once it holds;
+//   - and in any case max(CacheTTL, NegativeCacheTTL) × (1 + CacheJitter)
+//     + 1 s + CacheTimeout after the commit, if that process stops or its
+//     cache never answers again: a Get fills only what it read within a
+//     second, and an older entry then expires.
+//
+// Two limits: a cache that evicts entries early (a Redis maxmemory policy)
+// can drop the repaired entry and let an older fill back in within the
+// second bound; and a process repairs at most 4096 entries at once, the
+// others falling back on the second bound. While the cache keeps failing,
+// Gets read the store.
 type Cache interface {
 	// Get returns the entry for key and whether there was one.
 	Get(ctx context.Context, key string) (CacheEntry, bool, error)

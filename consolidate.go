@@ -10,7 +10,6 @@ import (
 	"math/big"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -38,6 +37,9 @@ type Service struct {
 	suspects map[int64]time.Time // transfers seen with their nonce consumed by another transaction, and since when
 
 	parked parking
+
+	repairMu sync.Mutex
+	repairs  map[string]*repairing // cache entries whose refresh failed; see repair
 
 	refillMu     sync.Mutex       // one refill at a time; held by it
 	refillNext   time.Time        // no refill before then
@@ -270,58 +272,6 @@ func (s *Service) broadcast(ctx context.Context, tx Transaction) {
 	}
 }
 
-// Get returns a transaction, from the cache when one is configured.
-func (s *Service) Get(ctx context.Context, id int64) (Transaction, error) {
-	if err := ctx.Err(); err != nil {
-		return Transaction{}, err
-	}
-	if id <= 0 {
-		return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
-	}
-	if s.cfg.Cache == nil {
-		return s.store.Transaction(ctx, id)
-	}
-	key := cacheKey(id)
-	if tx, ok, err := s.cached(ctx, key, id); ok {
-		return tx, err
-	}
-	// One store read per key per process however many Gets miss at once.
-	// The read outlives a caller that gives up, for the others sharing it.
-	tx, err := s.reads.do(ctx, key, func() (Transaction, error) {
-		rctx := context.WithoutCancel(ctx)
-		// A Get that missed just as another flight filled the entry finds
-		// it here instead of reading the store again.
-		if tx, ok, err := s.cached(rctx, key, id); ok {
-			return tx, err
-		}
-		st := &s.fills[id%cacheStripes]
-		seen := st.writes.Load()
-		tx, err := s.store.Transaction(rctx, id)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return tx, err
-		}
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if st.writes.Load() != seen {
-			// A commit refreshed the entry since the read began: what was
-			// read may be older than the entry, and the entry may have
-			// been evicted since, so filling could bring the old copy
-			// back.
-			return tx, err
-		}
-		if err != nil {
-			s.fillEntry(rctx, key, CacheEntry{Negative: true}, s.cfg.NegativeCacheTTL)
-		} else {
-			s.fill(rctx, tx)
-		}
-		return tx, err
-	})
-	if err != nil {
-		return Transaction{}, err
-	}
-	return tx, nil
-}
-
 // Transactions lists an account's transactions newest first: at most limit
 // (1 to 1000) of those with an ID below before, or the newest if before is 0.
 func (s *Service) Transactions(ctx context.Context, accountID, before int64, limit int) ([]Transaction, error) {
@@ -338,117 +288,4 @@ func (s *Service) Transactions(ctx context.Context, accountID, before int64, lim
 		return nil, err
 	}
 	return s.store.Transactions(ctx, accountID, before, limit)
-}
-
-// cached looks id up in the cache. hit is false on a miss or a cache error,
-// which is logged: the caller then reads the store. On a hit, err is
-// ErrNotFound for a negative entry.
-func (s *Service) cached(ctx context.Context, key string, id int64) (tx Transaction, hit bool, err error) {
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.CacheTimeout)
-	defer cancel()
-	e, ok, err := s.cfg.Cache.Get(cctx, key)
-	if err != nil {
-		s.log.WarnContext(ctx, "consolidate: cache get", "key", key, "err", err)
-		return Transaction{}, false, nil
-	}
-	if !ok {
-		return Transaction{}, false, nil
-	}
-	if e.Negative {
-		return Transaction{}, true, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
-	}
-	tx, err = decodeTransaction(e.Value)
-	if err != nil || tx.ID != id {
-		s.log.WarnContext(ctx, "consolidate: cache entry unreadable", "key", key, "err", err)
-		return Transaction{}, false, nil
-	}
-	return tx, true, nil
-}
-
-func cacheKey(id int64) string { return "tx:" + strconv.FormatInt(id, 10) }
-
-// cacheStripes is how many stripes of transaction IDs order cache fills;
-// see refresh.
-const cacheStripes = 256
-
-type fillStripe struct {
-	mu     sync.Mutex
-	writes atomic.Uint64 // refreshes after commits, ever
-}
-
-// refresh caches tx after a commit that wrote it. A Get already reading the
-// store for tx shares that read with Gets that start now, and the read may
-// predate the commit: the flight is forgotten, so later Gets read again,
-// and the stripe's count of refreshes tells a flight that read before the
-// commit not to fill. Counting and filling under the stripe's lock, the
-// same lock a flight holds to check the count and fill, keeps the two from
-// interleaving: an older copy cannot be filled after a newer one, even
-// when the cache has evicted the newer one.
-func (s *Service) refresh(ctx context.Context, tx Transaction) {
-	if s.cfg.Cache == nil {
-		return
-	}
-	s.reads.forget(cacheKey(tx.ID))
-	st := &s.fills[tx.ID%cacheStripes]
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.writes.Add(1)
-	s.fill(ctx, tx)
-}
-
-// fill caches tx at its version. An older copy never replaces a newer one.
-func (s *Service) fill(ctx context.Context, tx Transaction) {
-	if s.cfg.Cache == nil {
-		return
-	}
-	b, err := encodeTransaction(tx)
-	if err != nil {
-		s.log.ErrorContext(ctx, "consolidate: encode transaction for cache", "tx", tx.ID, "err", err)
-		return
-	}
-	s.fillEntry(ctx, cacheKey(tx.ID), CacheEntry{Version: tx.Version, Value: b}, s.cfg.CacheTTL)
-}
-
-// fillEntry writes a cache entry. It runs after a commit or a store read
-// the caller may no longer wait for, so it is bounded by CacheTimeout
-// alone, not by the caller's context.
-func (s *Service) fillEntry(ctx context.Context, key string, e CacheEntry, ttl time.Duration) {
-	ctx = context.WithoutCancel(ctx)
-	fctx, cancel := context.WithTimeout(ctx, s.cfg.CacheTimeout)
-	defer cancel()
-	_, err := s.cfg.Cache.Fill(fctx, key, e, jitter(ttl, s.cfg.CacheJitter))
-	if err == nil {
-		return
-	}
-	s.log.WarnContext(ctx, "consolidate: cache fill", "key", key, "err", err)
-	if e.Negative {
-		return
-	}
-	// A copy older than the store must not outlive a failed refresh;
-	// without an entry, Get reads the store. The fill may have spent the
-	// whole timeout: the delete gets one of its own.
-	if err := s.deleteEntry(ctx, key); err != nil {
-		s.log.WarnContext(ctx, "consolidate: cache delete failed; retrying in the background", "key", key, "err", err)
-		go s.invalidate(ctx, key)
-	}
-}
-
-func (s *Service) deleteEntry(ctx context.Context, key string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CacheTimeout)
-	defer cancel()
-	return s.cfg.Cache.Delete(ctx, key)
-}
-
-// invalidate retries the delete of an entry that a failed refresh left
-// older than the store, until it succeeds or the entry has expired on its
-// own. Meanwhile the cache is failing, so Gets mostly read the store.
-func (s *Service) invalidate(ctx context.Context, key string) {
-	expired := time.Now().Add(jitterMax(s.cfg.CacheTTL, s.cfg.CacheJitter))
-	for wait := 50 * time.Millisecond; time.Now().Before(expired); wait = min(2*wait, time.Second) {
-		time.Sleep(wait)
-		if err := s.deleteEntry(ctx, key); err == nil {
-			s.log.InfoContext(ctx, "consolidate: stale cache entry deleted", "key", key)
-			return
-		}
-	}
 }
