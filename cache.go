@@ -32,8 +32,8 @@ import (
 //     again: it fills the new version again in the background, backing
 //     off up to a second between tries, and no older version can replace
 //     it once it holds;
-//   - and in any case max(CacheTTL, NegativeCacheTTL) × (1 + CacheJitter)
-//     + 1 s + CacheTimeout after the commit, if that process stops or its
+//   - and in any case max(CacheTTL, NegativeCacheTTL) × (1 + CacheJitter),
+//     plus 1 s and CacheTimeout, after the commit, if that process stops or its
 //     cache never answers again: a Get fills only what it read within a
 //     second, and an older entry then expires.
 //
