@@ -2,7 +2,7 @@ package consolidate
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -87,104 +87,88 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// sweepBatch bounds one store read and one enqueue of the sweeper.
-const sweepBatch = 500
+// enqueueReconcile schedules a check of transactions after delay.
+func (s *Service) enqueueReconcile(ctx context.Context, delay time.Duration, ids ...int64) error {
+	msgs := make([]Message, len(ids))
+	for i, id := range ids {
+		msgs[i] = Message{Queue: s.cfg.QueueName, ID: taskID(id), Body: []byte(strconv.FormatInt(id, 10)), Delay: delay}
+	}
+	return s.cfg.Queue.Enqueue(ctx, msgs...)
+}
 
-// Sweep enqueues a reconcile task for every PENDING transaction whose
-// check is overdue by more than SweepGrace, which is how a transaction
-// whose task was lost (a crash between commit and enqueue, a queue
-// restarted empty) is picked up again. Enqueueing a task that is still
-// live is a no-op. Run calls it periodically; it returns how many
-// transactions it enqueued.
-func (s *Service) Sweep(ctx context.Context) (int, error) { return s.sweepOnce(ctx) }
+// handle runs a batch of reconcile tasks as one reconcile pass and
+// decides the fate of each: ack when final, retry with backoff when not,
+// dead letters when the budget is spent. A chain error fails the pass for
+// every task in it, and each is retried as it would be on its own.
+func (s *Service) handle(ctx context.Context, ds []Delivery) {
+	tasks := make([]Delivery, 0, len(ds))
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		id, err := parseTaskBody(d.Body)
+		if err != nil {
+			s.log.ErrorContext(ctx, "consolidate: bad reconcile task", "task", d.ID, "attempt", d.Attempt, "err", err)
+			s.bury(ctx, d, err.Error())
+			continue
+		}
+		tasks, ids = append(tasks, d), append(ids, id)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	cs := s.reconcile(ctx, ids)
+	// Concurrently, so that the reschedules of a pass share a commit too.
+	parallel(len(tasks), func(i int) { s.finish(ctx, tasks[i], ids[i], cs[i].tx, cs[i].err) })
+}
 
-func (s *Service) sweepOnce(ctx context.Context) (int, error) {
-	cutoff := time.Now().Add(-s.cfg.SweepGrace)
-	total, after := 0, int64(0)
-	for {
-		ids, err := s.store.Due(ctx, cutoff, after, sweepBatch)
-		if err != nil || len(ids) == 0 {
-			return total, err
+// finish acks, retries or buries one task after its reconcile.
+func (s *Service) finish(ctx context.Context, d Delivery, id int64, tx Transaction, err error) {
+	log := s.log.With("task", d.ID, "attempt", d.Attempt)
+	switch {
+	case errors.Is(err, ErrNotFound) && tx.ID == 0:
+		log.ErrorContext(ctx, "consolidate: reconcile task for a missing transaction", "tx", id)
+		s.bury(ctx, d, err.Error())
+		return
+	case err == nil && tx.Status.Final():
+		if err := s.cfg.Queue.Ack(ctx, d); err != nil && !errors.Is(err, ErrLeaseLost) {
+			log.WarnContext(ctx, "consolidate: ack", "err", err)
 		}
-		if err := s.enqueueReconcile(ctx, 0, ids...); err != nil {
-			return total, fmt.Errorf("consolidate: sweep enqueue: %w", err)
+		return
+	case err != nil:
+		log.WarnContext(ctx, "consolidate: reconcile", "tx", id, "err", err)
+		if tx.ID == 0 {
+			// The store could not even be read: try again soon, without
+			// spending the budget on the store's outage.
+			s.retry(ctx, d, s.cfg.Backoff.Base)
+			return
 		}
-		total += len(ids)
-		after = ids[len(ids)-1]
+	}
+	checks := tx.Checks + 1
+	if checks >= s.cfg.Backoff.Checks {
+		if err := s.park(ctx, id); err != nil && !errors.Is(err, ErrNotPending) {
+			log.WarnContext(ctx, "consolidate: park", "tx", id, "err", err)
+			s.retry(ctx, d, s.cfg.Backoff.Max)
+			return
+		}
+		log.ErrorContext(ctx, "consolidate: reconcile budget spent, task dead-lettered; the transaction stays PENDING", "tx", id, "checks", checks, "next_check", s.cfg.ParkedCheckInterval)
+		s.bury(ctx, d, fmt.Sprintf("not final after %d checks", checks))
+		return
+	}
+	delay := jitter(s.cfg.Backoff.Delay(checks-1), s.cfg.Backoff.Jitter)
+	if err := s.store.Reschedule(ctx, id, checks, time.Now().Add(delay)); err != nil && !errors.Is(err, ErrNotPending) {
+		log.WarnContext(ctx, "consolidate: reschedule", "tx", id, "err", err)
+	}
+	s.retry(ctx, d, delay)
+}
+
+func (s *Service) retry(ctx context.Context, d Delivery, delay time.Duration) {
+	// A lost lease means the task already went to another worker.
+	if err := s.cfg.Queue.Retry(ctx, d, delay); err != nil && !errors.Is(err, ErrLeaseLost) {
+		s.log.WarnContext(ctx, "consolidate: retry task", "task", d.ID, "err", err)
 	}
 }
 
-// Requeue puts a PENDING transaction whose task was dead-lettered back to
-// work, with a fresh check budget. It is an operator's action, after the
-// cause (a node outage, an empty wallet) has been dealt with.
-func (s *Service) Requeue(ctx context.Context, id int64) error {
-	tx, err := s.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if tx.Status.Final() {
-		return fmt.Errorf("%w: transaction %d is %s", ErrNotPending, id, tx.Status)
-	}
-	if err := s.store.Reschedule(ctx, id, 0, time.Now()); err != nil {
-		return err
-	}
-	if err := s.cfg.Queue.Delete(ctx, s.cfg.QueueName, taskID(id)); err != nil {
-		return err
-	}
-	return s.enqueueReconcile(ctx, 0, id)
-}
-
-// EventMessage is the JSON body of a published event. ID is stable across
-// re-publishing, so consumers deduplicate on it.
-type EventMessage struct {
-	ID            string `json:"id"`
-	Type          string `json:"type"`
-	TransactionID int64  `json:"transaction_id"`
-	AccountID     int64  `json:"account_id"`
-	Status        Status `json:"status"`
-	CreatedAt     string `json:"created_at"`
-}
-
-// relayBatch bounds the events published in one atomic enqueue.
-const relayBatch = 100
-
-// relayOnce publishes unsent outbox events to every event queue in one
-// atomic enqueue, then marks them sent. A crash in between publishes them
-// again; the message ID (the event ID) lets consumers drop the repeat.
-func (s *Service) relayOnce(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		evs, err := s.store.Events(ctx, relayBatch)
-		if err != nil || len(evs) == 0 {
-			return total, err
-		}
-		msgs := make([]Message, 0, len(evs)*len(s.cfg.EventQueues))
-		ids := make([]int64, len(evs))
-		for i, ev := range evs {
-			ids[i] = ev.ID
-			body, err := json.Marshal(EventMessage{
-				ID: EventID(ev.ID), Type: ev.Type, TransactionID: ev.TransactionID,
-				AccountID: ev.AccountID, Status: ev.Status, CreatedAt: ev.CreatedAt.UTC().Format(time.RFC3339Nano),
-			})
-			if err != nil {
-				return total, err
-			}
-			for _, q := range s.cfg.EventQueues {
-				msgs = append(msgs, Message{Queue: q, ID: EventID(ev.ID), Body: body})
-			}
-		}
-		if err := s.cfg.Queue.Enqueue(ctx, msgs...); err != nil {
-			return total, fmt.Errorf("consolidate: publish events: %w", err)
-		}
-		if err := s.store.MarkSent(ctx, ids); err != nil {
-			return total, err
-		}
-		total += len(evs)
-		if len(evs) < relayBatch {
-			return total, nil
-		}
+func (s *Service) bury(ctx context.Context, d Delivery, reason string) {
+	if err := s.cfg.Queue.Bury(ctx, d, reason); err != nil && !errors.Is(err, ErrLeaseLost) {
+		s.log.WarnContext(ctx, "consolidate: bury task", "task", d.ID, "err", err)
 	}
 }
-
-// EventID is the stable, published ID of an outbox event.
-func EventID(id int64) string { return "evt_" + strconv.FormatInt(id, 10) }
