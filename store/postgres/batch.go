@@ -275,10 +275,13 @@ func (s *Store) writeBatch(ctx context.Context, conn *pgxpool.Conn, reqs []*subm
 }
 
 // definitelyFailed reports whether err shows that the batch did not
-// commit: PostgreSQL refused a statement before the COMMIT, which then
-// never ran, or answered it with ROLLBACK. A lost connection, an error
-// answering the COMMIT itself or one reading a result in Go leaves the
-// outcome unknown: the COMMIT went out in the same round trip.
+// commit: PostgreSQL refused a statement before the COMMIT with an
+// ERROR, which aborts the transaction and skips the rest of the batch,
+// or answered the COMMIT with ROLLBACK. Anything else leaves the outcome
+// unknown: a lost connection, an error answering the COMMIT itself, one
+// reading a result in Go (the COMMIT went out in the same round trip),
+// and a FATAL error, which a server shutting down sends in place of
+// whatever result was due, a COMMIT already made or not.
 func definitelyFailed(err error) bool {
 	var (
 		ce *commitError
@@ -290,8 +293,14 @@ func definitelyFailed(err error) bool {
 		return false
 	case errors.Is(err, errRolledBack):
 		return true
+	case errors.As(err, &pe):
+		sev := pe.SeverityUnlocalized
+		if sev == "" {
+			sev = pe.Severity
+		}
+		return sev == "ERROR"
 	}
-	return errors.As(err, &pe)
+	return false
 }
 
 // errRolledBack is a COMMIT answered with ROLLBACK.
