@@ -125,3 +125,63 @@ func sameAttempt(a, b consolidate.Attempt) bool {
 		a.Quote.GasLimit == b.Quote.GasLimit && eq(a.Quote.GasTipCap, b.Quote.GasTipCap) &&
 		eq(a.Quote.GasFeeCap, b.Quote.GasFeeCap) && a.CreatedAt.Equal(b.CreatedAt)
 }
+
+// TestMigrateParked upgrades a file written with schema version 2, when a
+// parked transaction had no next check: it is parked and due at once,
+// while one on the regular schedule keeps its next check.
+func TestMigrateParked(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, db, ms[:2]); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Unix(1_700_000_000, 0)
+	next := created.Add(time.Hour)
+	amount := func(n int64) []byte { b, _ := encodeAmount(big.NewInt(n)); return b }
+	if _, err := db.ExecContext(ctx, `INSERT INTO accounts (id, available, current, created_at, updated_at)
+		VALUES (1, ?, ?, 0, 0)`, amount(0), amount(2020)); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []struct {
+		id   int64
+		next any
+	}{{1, nil}, {2, next.UnixNano()}} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO transactions
+			(id, account_id, sender, recipient, amount, fee_total, nonce, hash, raw, status, version, next_check_at, created_at, updated_at)
+			VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 1, ?, ?, ?)`,
+			o.id, common.HexToAddress("0x0a").Bytes(), common.HexToAddress("0x0b").Bytes(), amount(1000), amount(10),
+			o.id-1, common.BigToHash(big.NewInt(o.id)).Bytes(), []byte("raw"), o.next, created.UnixNano(), created.UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open of a version 2 file: %v", err)
+	}
+	defer s.Close()
+	if got, err := s.Parked(ctx, created, 0, 10); err != nil || !slices.Equal(got, []int64{1}) {
+		t.Errorf("Parked = %v, %v; want [1], due at once", got, err)
+	}
+	if got, err := s.Due(ctx, next, 0, 10); err != nil || !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("Due = %v, %v; want [1 2]", got, err)
+	}
+	// Parking it again moves its check without a second dead-letter event.
+	if err := s.Park(ctx, 1, next); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.Events(ctx, 10); err != nil || len(evs) != 0 {
+		t.Errorf("events after parking a transaction parked before the upgrade: %+v, %v", evs, err)
+	}
+}
