@@ -32,6 +32,15 @@ func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if key, e := headerKey(r); e != nil || key != "" {
+		// A retry would open a second account and credit it again: refuse
+		// rather than promise what the request cannot keep.
+		if e == nil {
+			e = invalid("idempotency_unsupported", "POST /accounts cannot be repeated safely; create the account, then deposit with POST /accounts/{id}/deposits and an "+keyHeader)
+		}
+		writeError(w, e)
+		return
+	}
 	deposit, e := body.amount("deposit_in_wei", false, true)
 	if e != nil {
 		writeError(w, e)
@@ -79,8 +88,12 @@ func (h *Handler) deposit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if ref, e = depositReference(r, ref); e != nil {
+		writeError(w, e)
+		return
+	}
 	if ref == "" {
-		writeError(w, invalid("invalid_field", "reference is required: it makes the deposit safe to repeat"))
+		writeError(w, invalid("invalid_field", "reference or the "+keyHeader+" header is required: it makes the deposit safe to repeat"))
 		return
 	}
 	a, err := h.svc.Credit(r.Context(), id, amount, ref)

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/go-consolidate/consolidate/httpapi"
@@ -184,3 +185,39 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 var _ http.Handler = (*httpapi.Handler)(nil)
+
+func TestDepositIdempotencyKeyHeader(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	acct := s.account("0")
+	path := "/accounts/" + itoa(acct) + "/deposits"
+	for range 2 {
+		r := s.doKey("POST", path, `{"amount_in_wei": "700"}`, "wire-1").want(t, 200, "")
+		if r.str("available_balance_in_wei") != "700" {
+			t.Fatalf("a repeated deposit was credited twice: %s", r.raw)
+		}
+	}
+	s.doKey("POST", path, `{"amount_in_wei": "800"}`, "wire-1").want(t, 422, "idempotency_conflict")
+	// Header and reference naming the same deposit agree; differing, they are refused.
+	s.doKey("POST", path, `{"amount_in_wei": "5", "reference": "wire-2"}`, "wire-2").want(t, 200, "")
+	s.doKey("POST", path, `{"amount_in_wei": "5", "reference": "wire-2"}`, "wire-3").want(t, 422, "idempotency_conflict")
+	// A header key lives apart from the references operators choose: neither
+	// can replay or block the other.
+	s.do("POST", path, `{"amount_in_wei": "1", "reference": "wire-1"}`).want(t, 200, "")
+	s.do("POST", path, `{"amount_in_wei": "1", "reference": "idempotency-key:wire-1"}`).want(t, 422, "invalid_reference")
+	s.doKey("POST", path, `{"amount_in_wei": "1"}`, strings.Repeat("k", 250)).want(t, 422, "invalid_reference")
+	if avail, cur := s.balances(acct); avail != "706" || cur != "706" {
+		t.Fatalf("balances %s %s, want 706", avail, cur)
+	}
+}
+
+func TestCreateAccountRefusesIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	s.doKey("POST", "/accounts", `{"deposit_in_wei": "1000"}`, "open-1").want(t, 422, "idempotency_unsupported")
+	// Nothing was created: the next account is the first.
+	r := s.do("POST", "/accounts", `{}`).want(t, 201, "")
+	if id := int64(r.body["id"].(float64)); id != 1 {
+		t.Fatalf("the refused request created an account: the next one is %d", id)
+	}
+}

@@ -22,8 +22,11 @@
 //	{"user_account_id": 1, "to_public_address": "0x…", "transaction_amount_in_wei": "1000000000000000000", "idempotency_key": "order-42"}
 //
 // idempotency_key is optional; with one, repeating the request returns the
-// original transaction (or the original rejection). The answer is 201 with
-// the transaction, PENDING, and a Location header:
+// original transaction (or the original rejection). The key may instead be
+// sent as the Idempotency-Key header; it is the same key either way, and a
+// request with both must give the same value in each (otherwise 422
+// idempotency_conflict, and nothing changes). The answer is 201 with the
+// transaction, PENDING, and a Location header:
 //
 //	{"id": 7, "user_account_id": 1, "transaction_hash": "0x…",
 //	 "from_public_address": "0x…", "to_public_address": "0x…",
@@ -62,14 +65,24 @@
 // {"deposit_in_wei": "…"} (or {}). The answer is 201 with the account. The
 // deposit is credited with the reference "initial-deposit"; should that
 // fail after the account was created, the error is returned and the empty
-// account remains.
+// account remains. A repeated request creates another account, so it
+// refuses an Idempotency-Key header (422 idempotency_unsupported) rather
+// than seem safe to retry: to fund an account safely, create it empty and
+// deposit with a reference or key.
 //
 // POST /accounts/{id}/deposits credits a deposit:
 // {"amount_in_wei": "…", "reference": "bank-transfer-981"}. The reference
 // (1 to 255 printable ASCII characters without spaces, unique per account) makes it
 // idempotent: repeating it changes nothing and answers 200 with the account
 // again; the same reference with another amount is 422
-// idempotency_conflict.
+// idempotency_conflict. Instead of the reference, the request may send an
+// Idempotency-Key header (up to 239 characters); the deposit is then
+// credited under the reference "idempotency-key:" followed by the key.
+// References starting with "idempotency-key:" are refused in the body, so
+// a key and a reference of the same text are two different deposits and
+// neither can replay the other; keep to one form when retrying. Sent with
+// a reference, the header must equal it (otherwise 422
+// idempotency_conflict), and the reference is used as given.
 //
 // # Errors
 //
@@ -90,10 +103,11 @@
 //	422 invalid_address         to_public_address is malformed, fails its EIP-55 checksum, or is the zero address
 //	422 invalid_amount          an amount is not a positive integer up to 2^256-1 (with the fee, for a transfer)
 //	422 self_transfer           the recipient is the service's own wallet
-//	422 invalid_reference       an idempotency key or deposit reference is empty, too long, or not printable ASCII without spaces
+//	422 invalid_reference       an idempotency key or deposit reference is empty, too long, or not printable ASCII without spaces; Idempotency-Key sent twice; a body reference starting with "idempotency-key:"
 //	422 invalid_parameter       limit or before of a listing is out of range
 //	422 insufficient_funds      the available balance does not cover amount plus fee
-//	422 idempotency_conflict    the idempotency key or deposit reference was used with a different request
+//	422 idempotency_conflict    the idempotency key or deposit reference was used with a different request, or the Idempotency-Key header differs from the body's key or reference
+//	422 idempotency_unsupported an Idempotency-Key on POST /accounts, which cannot be made safe to repeat
 //	503 unavailable             the lock backend is down or the request timed out; retry (Retry-After)
 //	500 internal                a fault on the server side; logged, never caused by input alone
 //

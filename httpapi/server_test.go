@@ -186,3 +186,22 @@ const (
 func transfer(account int64, to, amount string) string {
 	return `{"user_account_id": ` + itoa(account) + `, "to_public_address": "` + to + `", "transaction_amount_in_wei": ` + amount + `}`
 }
+
+// doKey is do with an Idempotency-Key header.
+func (s *server) doKey(method, path, body, key string) reply {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	return s.send(req)
+}
+
+// count lists an account's transactions and returns how many there are.
+func (s *server) count(account int64) int {
+	s.t.Helper()
+	r := s.do("GET", "/accounts/"+itoa(account)+"/transactions", "").want(s.t, http.StatusOK, "")
+	return len(r.body["transactions"].([]any))
+}

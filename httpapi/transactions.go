@@ -32,6 +32,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if req.IdempotencyKey, e = requestKey(r, "idempotency_key", req.IdempotencyKey); e != nil {
+		writeError(w, e)
+		return
+	}
 	tx, err := h.svc.Submit(r.Context(), req)
 	if err != nil {
 		writeError(w, h.serviceError(r, err, fmt.Sprintf("account %d", req.AccountID)))

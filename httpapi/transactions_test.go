@@ -209,3 +209,48 @@ func TestGetTransactionNotFound(t *testing.T) {
 		s.do("GET", path, "").want(t, 404, "not_found")
 	}
 }
+
+func TestIdempotencyKeyHeader(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	acct := s.account(ether)
+	first := s.doKey("POST", "/transactions", transfer(acct, alice, `"1000"`), "order-7").want(t, 201, "")
+	again := s.doKey("POST", "/transactions", transfer(acct, alice, `"1000"`), "order-7").want(t, 201, "")
+	if first.body["id"] != again.body["id"] || again.str("idempotency_key") != "order-7" {
+		t.Fatalf("replay returned %s, first %s", again.raw, first.raw)
+	}
+	// The header and the body field are one key: either replays the other.
+	body := `{"user_account_id": ` + itoa(acct) + `, "to_public_address": "` + alice + `", "transaction_amount_in_wei": "1000", "idempotency_key": "order-7"}`
+	same := s.doKey("POST", "/transactions", body, "order-7").want(t, 201, "")
+	viaBody := s.do("POST", "/transactions", body).want(t, 201, "")
+	if same.body["id"] != first.body["id"] || viaBody.body["id"] != first.body["id"] {
+		t.Fatalf("header and body key gave %v and %v, want %v", same.body["id"], viaBody.body["id"], first.body["id"])
+	}
+	s.doKey("POST", "/transactions", transfer(acct, bob, `"1000"`), "order-7").want(t, 422, "idempotency_conflict")
+	if avail, _ := s.balances(acct); avail != "999949999999999000" || s.count(acct) != 1 {
+		t.Fatalf("available %s with %d transactions: a replay was charged again", avail, s.count(acct))
+	}
+}
+
+func TestIdempotencyKeyHeaderAndBodyDiffer(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	acct := s.account(ether)
+	body := `{"user_account_id": ` + itoa(acct) + `, "to_public_address": "` + alice + `", "transaction_amount_in_wei": "1000", "idempotency_key": "order-8"}`
+	s.doKey("POST", "/transactions", body, "order-9").want(t, 422, "idempotency_conflict")
+	s.doKey("POST", "/transactions", transfer(acct, alice, `"1000"`), "").want(t, 422, "invalid_reference")
+	s.doKey("POST", "/transactions", transfer(acct, alice, `"1000"`), "a b").want(t, 422, "invalid_reference")
+	req, err := http.NewRequest("POST", s.url+"/transactions", strings.NewReader(transfer(acct, alice, `"1000"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header["Idempotency-Key"] = []string{"order-8", "order-9"}
+	s.send(req).want(t, 422, "invalid_reference")
+	if avail, cur := s.balances(acct); avail != ether || cur != ether || s.count(acct) != 0 {
+		t.Fatalf("refused requests changed the account: %s %s, %d transactions", avail, cur, s.count(acct))
+	}
+	// Neither key was used up by the refusals.
+	s.doKey("POST", "/transactions", transfer(acct, bob, `"1"`), "order-9").want(t, 201, "")
+	s.do("POST", "/transactions", `{"user_account_id": `+itoa(acct)+`, "to_public_address": "`+bob+`", "transaction_amount_in_wei": "2", "idempotency_key": "order-8"}`).want(t, 201, "")
+}
