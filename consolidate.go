@@ -26,6 +26,7 @@ type Service struct {
 	log    *slog.Logger
 	sender common.Address
 	reads  flights
+	waits  waiters
 	// fills orders the cache fills of Get against the refreshes after
 	// commits, per stripe of transaction IDs; see refresh.
 	fills [cacheStripes]fillStripe

@@ -128,8 +128,7 @@ func Example_idempotency() {
 
 // Run reconciles transfers in the background: once the block holding a
 // transfer is final, it is SUCCESSFUL and the hold leaves the current
-// balance too. A caller waits for the final status by polling Get, which
-// the cache makes cheap.
+// balance too. Wait returns a transfer once it is final.
 func Example_worker() {
 	ex := newExample()
 	defer ex.close()
@@ -144,7 +143,7 @@ func Example_worker() {
 	go func() { defer close(done); ex.svc.Run(ctx) }()
 	ex.sim.Commit() // mine the block
 
-	final, err := waitFinal(ctx, ex.svc, tx.ID)
+	final, err := ex.svc.Wait(ctx, tx.ID)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -159,21 +158,4 @@ func Example_worker() {
 	// SUCCESSFUL in block 1
 	// available: 899950000000000000
 	// current:   899950000000000000
-}
-
-// waitFinal polls Get until the transfer is final or ctx ends.
-func waitFinal(ctx context.Context, svc *consolidate.Service, id int64) (consolidate.Transaction, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		tx, err := svc.Get(ctx, id)
-		if err != nil || tx.Status.Final() {
-			return tx, err
-		}
-		select {
-		case <-ctx.Done():
-			return tx, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }

@@ -329,5 +329,8 @@ func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (T
 		}
 	}
 	s.refresh(ctx, settled)
+	if settled.Status.Final() {
+		s.waits.wake(settled.ID)
+	}
 	return settled, nil
 }

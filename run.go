@@ -20,7 +20,9 @@ import (
 //
 // When ctx is done, Run stops claiming, lets running tasks finish (each
 // bounded by TaskTimeout) and returns nil. Errors along the way are logged
-// and retried, never returned.
+// and retried, never returned. To shut down: cancel ctx, wait for Run to
+// return, then close the Store. A Service holds nothing else that needs
+// closing.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
