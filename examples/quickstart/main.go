@@ -164,30 +164,17 @@ func run() error {
 	return audit(before, after, final)
 }
 
-// waitFinal polls Get until every transaction is final.
+// waitFinal waits until every transaction is final.
 func waitFinal(ctx context.Context, svc *consolidate.Service, txs []consolidate.Transaction) ([]consolidate.Transaction, error) {
 	out := make([]consolidate.Transaction, len(txs))
-	for {
-		pending := 0
-		for i, tx := range txs {
-			got, err := svc.Get(ctx, tx.ID)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = got
-			if !got.Status.Final() {
-				pending++
-			}
+	for i, tx := range txs {
+		got, err := svc.Wait(ctx, tx.ID)
+		if err != nil {
+			return nil, fmt.Errorf("transfer %d: %w", tx.ID, err)
 		}
-		if pending == 0 {
-			return out, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%d transfers still pending: %w", pending, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+		out[i] = got
 	}
+	return out, nil
 }
 
 // audit checks the money rules: successes cost amount + fee, a revert costs
