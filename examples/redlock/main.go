@@ -40,7 +40,7 @@ import (
 func main() {
 	nodes := flag.String("nodes", "", "comma-separated host:port of independent Redis nodes; empty starts three local redis-server processes")
 	flag.Parse()
-	if err := run(context.Background(), splitNodes(*nodes), os.Stdout); err != nil {
+	if err := demo(context.Background(), splitNodes(*nodes), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "redlock:", err)
 		os.Exit(1)
 	}
@@ -56,7 +56,40 @@ func splitNodes(s string) []string {
 	return out
 }
 
-func run(ctx context.Context, addrs []string, out io.Writer) error {
+// node is one Redis node of the demo. stop takes it down as a crash would;
+// it is nil for nodes given on the command line, which are only used.
+type node struct {
+	addr string
+	stop func()
+}
+
+// demo runs the demo on the nodes at addrs, or on three redis-server
+// processes it starts when there are none.
+func demo(ctx context.Context, addrs []string, out io.Writer) error {
+	var nodes []node
+	for _, a := range addrs {
+		nodes = append(nodes, node{addr: a})
+	}
+	if len(nodes) > 0 {
+		return run(ctx, nodes, out)
+	}
+	dir, err := os.MkdirTemp("", "consolidate-redlock-nodes-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for i := range 3 {
+		s, err := startServer(filepath.Join(dir, fmt.Sprintf("node%d", i)))
+		if err != nil {
+			return err
+		}
+		defer s.stop()
+		nodes = append(nodes, node{addr: s.addr, stop: s.stop})
+	}
+	return run(ctx, nodes, out)
+}
+
+func run(ctx context.Context, nodes []node, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "consolidate-redlock-")
@@ -65,22 +98,12 @@ func run(ctx context.Context, addrs []string, out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	// Nodes started here can be stopped to show a minority and a majority
-	// outage; nodes given on the command line are only used.
-	var servers []*server
-	if len(addrs) == 0 {
-		for i := range 3 {
-			s, err := startServer(filepath.Join(dir, fmt.Sprintf("node%d", i)))
-			if err != nil {
-				return err
-			}
-			defer s.stop()
-			servers = append(servers, s)
-			addrs = append(addrs, s.addr)
-		}
+	if len(nodes) < 3 {
+		return fmt.Errorf("Redlock needs at least three independent nodes, got %d", len(nodes))
 	}
-	if len(addrs) < 3 {
-		return fmt.Errorf("Redlock needs at least three independent nodes, got %d", len(addrs))
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.addr
 	}
 	clients := make([]redis.UniversalClient, len(addrs))
 	for i, a := range addrs {
@@ -165,16 +188,18 @@ func run(ctx context.Context, addrs []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%d concurrent submits for account %d: %d accepted, %d refused (account locked)\n", racers, acct.ID, len(accepted), locked)
 
-	if len(servers) > 0 {
-		servers[0].stop()
+	// Stopping two of three nodes takes the quorum away; with nodes it did
+	// not start, or more of them, the demo only uses them.
+	if len(nodes) == 3 && nodes[0].stop != nil && nodes[1].stop != nil {
+		nodes[0].stop()
 		tx, err := submit()
 		if err != nil {
 			return fmt.Errorf("submit with one node of three down: %w", err)
 		}
 		accepted = append(accepted, tx)
-		fmt.Fprintf(out, "node %s stopped: submit accepted on the remaining quorum (tx %d)\n", servers[0].addr, tx.ID)
+		fmt.Fprintf(out, "node %s stopped: submit accepted on the remaining quorum (tx %d)\n", nodes[0].addr, tx.ID)
 
-		servers[1].stop()
+		nodes[1].stop()
 		before, err := svc.Account(ctx, acct.ID)
 		if err != nil {
 			return err
@@ -190,7 +215,7 @@ func run(ctx context.Context, addrs []string, out io.Writer) error {
 		if after.Available.Cmp(before.Available) != 0 || after.Current.Cmp(before.Current) != 0 {
 			return fmt.Errorf("a refused submit moved money: %+v → %+v", before, after)
 		}
-		fmt.Fprintf(out, "node %s stopped too: submit refused, balances unchanged\n  %v\n", servers[1].addr, refused)
+		fmt.Fprintf(out, "node %s stopped too: submit refused, balances unchanged\n  %v\n", nodes[1].addr, refused)
 	}
 
 	sim.AutoMine(ctx, 50*time.Millisecond)

@@ -2,21 +2,21 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/go-consolidate/consolidate/internal/redistest"
 )
 
 func TestRun(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CONSOLIDATE_REQUIRE_REDIS") == "1" {
-			t.Fatal("redis-server not found and CONSOLIDATE_REQUIRE_REDIS=1")
-		}
-		t.Skip("redis-server not installed")
+	// redistest skips without redis-server, or fails when CI requires it.
+	var nodes []node
+	for range 3 {
+		s := redistest.Start(t)
+		nodes = append(nodes, node{addr: s.Addr, stop: s.Stop})
 	}
 	var out bytes.Buffer
-	if err := run(t.Context(), nil, &out); err != nil {
+	if err := run(t.Context(), nodes, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"accepted on the remaining quorum", "submit refused, balances unchanged", "every accepted transfer settled once"} {
