@@ -26,6 +26,7 @@ type config struct {
 	admin           bool
 	role            string // api, worker or all
 	db              string
+	postgres        string // DSN; the SQLite file db if empty
 	redisURL        string
 	redlockURLs     []string
 	rpcURL          string
@@ -61,6 +62,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.BoolVar(&c.admin, "admin", false, "mount the operator routes POST /accounts and POST /accounts/{id}/deposits")
 	fs.StringVar(&c.role, "role", env("CONSOLIDATE_ROLE", "all"), "api (HTTP only), worker (reconciling only) or all (env CONSOLIDATE_ROLE)")
 	fs.StringVar(&c.db, "db", env("CONSOLIDATE_DB", "consolidate.db"), "SQLite ledger file (env CONSOLIDATE_DB)")
+	fs.StringVar(&c.postgres, "postgres", env("CONSOLIDATE_POSTGRES_DSN", ""), "PostgreSQL DSN (postgres://user:password@host/db) of a ledger that processes on several hosts share, instead of -db (env CONSOLIDATE_POSTGRES_DSN)")
 	fs.StringVar(&c.redisURL, "redis", env("CONSOLIDATE_REDIS_URL", ""), "redis:// or rediss:// URL of Redis or Dragonfly for the lock, cache and queue; in-process backends if empty (env CONSOLIDATE_REDIS_URL)")
 	fs.StringVar(&redlock, "redlock", env("CONSOLIDATE_REDLOCK_URLS", ""), "comma-separated URLs of independent Redis nodes to lock accounts with Redlock instead (env CONSOLIDATE_REDLOCK_URLS)")
 	fs.StringVar(&c.rpcURL, "rpc", env("CONSOLIDATE_RPC_URL", ""), "JSON-RPC URL of an Ethereum node, with the wallet key in "+keyEnv+"; an in-process chain if empty (env CONSOLIDATE_RPC_URL)")
@@ -161,5 +163,9 @@ func (c config) String() string {
 	if len(c.redlockURLs) > 0 {
 		lock = "Redlock over " + strconv.Itoa(len(c.redlockURLs)) + " nodes"
 	}
-	return fmt.Sprintf("role %s, ledger %s, chain %s, lock %s, cache and queue %s", c.role, c.db, chain, lock, backends)
+	ledger := c.db
+	if c.postgres != "" {
+		ledger = "PostgreSQL"
+	}
+	return fmt.Sprintf("role %s, ledger %s, chain %s, lock %s, cache and queue %s", c.role, ledger, chain, lock, backends)
 }

@@ -45,6 +45,14 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("worker role: %+v", c)
 			}
 		}},
+		{name: "postgres", args: []string{"-postgres", "postgres://app:secret@db.internal/ledger"}, check: func(t *testing.T, c config) {
+			if c.postgres != "postgres://app:secret@db.internal/ledger" {
+				t.Errorf("postgres DSN %q", c.postgres)
+			}
+			if s := c.String(); strings.Contains(s, "secret") || !strings.Contains(s, "ledger PostgreSQL") {
+				t.Errorf("description leaks the DSN or names another ledger: %s", s)
+			}
+		}},
 		{name: "rpc without key", args: []string{"-rpc", "http://n"}, wantErr: keyEnv},
 		{name: "bad key", args: []string{"-rpc", "http://n"}, env: map[string]string{keyEnv: "zz" + key[2:]}, wantErr: "not a 32-byte hex private key"},
 		{name: "api role in-process", args: []string{"-role", "api"}, wantErr: "needs -redis and -rpc"},

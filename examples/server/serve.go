@@ -12,8 +12,26 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/httpapi"
+	"github.com/go-consolidate/consolidate/store/postgres"
 	"github.com/go-consolidate/consolidate/store/sqlite"
 )
+
+// openStore opens the ledger: the PostgreSQL database with -postgres,
+// else the SQLite file.
+func openStore(ctx context.Context, c config) (consolidate.Store, error) {
+	if c.postgres != "" {
+		s, err := postgres.Open(ctx, c.postgres, nil)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(c.db, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // run serves until ctx is done, then shuts down in order: HTTP first, so
 // no new transfer arrives; then (in-process chain) the pending transfers;
@@ -21,7 +39,7 @@ import (
 // handling once shutdown starts, so a second signal exits at once.
 func run(ctx context.Context, unhook func(), c config, log *slog.Logger) error {
 	log.Info("starting", "config", c.String())
-	store, err := sqlite.Open(c.db, nil)
+	store, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
