@@ -14,7 +14,8 @@
 // The lock, cache and queue are in-process unless -redis points at a
 // Redis server. The database file is created in a temporary directory
 // unless -db names one; an existing file is reused, so a run can start
-// with many transactions already stored.
+// with many transactions already stored. -postgres runs the ledger on a
+// PostgreSQL database instead (-batch is then its MaxBatch).
 package main
 
 import (
@@ -39,6 +40,7 @@ import (
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
+	"github.com/go-consolidate/consolidate/store/postgres"
 	"github.com/go-consolidate/consolidate/store/sqlite"
 )
 
@@ -48,11 +50,12 @@ func main() {
 		concurrency = flag.Int("concurrency", 64, "number of concurrent submitters")
 		duration    = flag.Duration("duration", 20*time.Second, "how long to submit")
 		dbPath      = flag.String("db", "", "SQLite file (default: a new file in a temporary directory)")
+		pgDSN       = flag.String("postgres", "", "PostgreSQL DSN of the ledger, instead of a SQLite file")
 		redisURL    = flag.String("redis", "", "Redis URL for the lock, cache and queue (default: in-process)")
 		chainKind   = flag.String("chain", "instant", "instant (accepts and finalizes at once) or sim (in-process node)")
 		block       = flag.Duration("block", time.Second, "block interval with -chain sim")
 		workers     = flag.Int("workers", 16, "reconcile workers")
-		batch       = flag.Int("batch", 0, "sqlite MaxBatch (0: the default)")
+		batch       = flag.Int("batch", 0, "the store's MaxBatch (0: the default)")
 		verbose     = flag.Bool("v", false, "log the Service's warnings to stderr")
 	)
 	flag.Parse()
@@ -61,7 +64,7 @@ func main() {
 		log.Fatal("loadtest: -accounts, -concurrency and -duration must be positive")
 	}
 	if err := run(config{
-		accounts: *accounts, concurrency: *concurrency, duration: *duration, dbPath: *dbPath,
+		accounts: *accounts, concurrency: *concurrency, duration: *duration, dbPath: *dbPath, pgDSN: *pgDSN,
 		redisURL: *redisURL, chain: *chainKind, block: *block, workers: *workers, batch: *batch,
 		verbose: *verbose,
 	}); err != nil {
@@ -73,6 +76,8 @@ type config struct {
 	accounts, concurrency int
 	duration              time.Duration
 	dbPath, redisURL      string
+	pgDSN                 string
+	tmpDir                string // removed at the end of the run
 	chain                 string
 	block                 time.Duration
 	workers, batch        int
@@ -81,19 +86,16 @@ type config struct {
 
 func run(c config) error {
 	ctx := context.Background()
-	if c.dbPath == "" {
-		dir, err := os.MkdirTemp("", "loadtest")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		c.dbPath = filepath.Join(dir, "loadtest.db")
-	}
-	db, err := sqlite.Open(c.dbPath, &sqlite.Options{MaxBatch: c.batch})
+	db, err := openStore(ctx, &c)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() {
+		db.Close()
+		if c.tmpDir != "" {
+			os.RemoveAll(c.tmpDir)
+		}
+	}()
 	store := &countingStore{Store: db}
 
 	sim, err := chaintest.New(nil)
@@ -241,6 +243,33 @@ progress:
 		fmt.Printf("first error: %v\n", err)
 	}
 	return nil
+}
+
+// openStore opens the ledger: the PostgreSQL database c.pgDSN if set,
+// else the SQLite file c.dbPath, created in a temporary directory (and
+// named in c.dbPath) if empty.
+func openStore(ctx context.Context, c *config) (consolidate.Store, error) {
+	if c.pgDSN != "" {
+		c.dbPath = "PostgreSQL"
+		s, err := postgres.Open(ctx, c.pgDSN, &postgres.Options{MaxBatch: c.batch})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if c.dbPath == "" {
+		dir, err := os.MkdirTemp("", "loadtest")
+		if err != nil {
+			return nil, err
+		}
+		c.dbPath = filepath.Join(dir, "loadtest.db")
+		c.tmpDir = dir
+	}
+	s, err := sqlite.Open(c.dbPath, &sqlite.Options{MaxBatch: c.batch})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // countingStore counts successful settles.
