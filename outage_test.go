@@ -16,7 +16,8 @@ import (
 // TestRedisOutage stops the redis-server that holds the lock, cache and
 // queue while transfers are in flight, and brings up an empty one in its
 // place. During the outage Submit fails fast with ErrLockUnavailable and
-// Get reads the store; afterwards the sweeper re-creates every lost task
+// Get reads the store, so a transfer settled then reads final at once;
+// afterwards the sweeper re-creates every lost task
 // and every transfer settles.
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
@@ -53,8 +54,15 @@ func TestRedisOutage(t *testing.T) {
 	// Transfers submitted before the outage, with no block mined yet, so
 	// their tasks are live in Redis when it goes away.
 	var ids []int64
+	submitted := map[int64]consolidate.Transaction{}
 	for range 5 {
-		ids = append(ids, e.submit(acct.ID, alice, wei(1e15)).ID)
+		tx := e.submit(acct.ID, alice, wei(1e15))
+		ids = append(ids, tx.ID)
+		submitted[tx.ID] = tx
+		// Cached as PENDING: the entry must not outlive a settle.
+		if _, err := e.svc.Get(ctx, tx.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.runWorker()
 	first.Stop()
@@ -68,10 +76,39 @@ func TestRedisOutage(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("Submit during the outage took %v", d)
 		}
-		for _, id := range ids {
+		if i == 1 {
+			// Settle two during the outage: their commits cannot refresh
+			// the cache, yet every later Get must see them final.
+			e.sim.Commit()
+			for _, id := range ids[:2] {
+				if tx := e.reconcile(id); tx.Status != consolidate.StatusSuccessful {
+					t.Fatalf("Reconcile(%d) during the outage: %s, want SUCCESSFUL", id, tx.Status)
+				}
+			}
+		}
+		for j, id := range ids {
+			stored, err := e.store.Transaction(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
 			tx, err := e.svc.Get(ctx, id)
-			if err != nil || tx.ID != id {
-				t.Fatalf("Get(%d) during the outage: %+v, %v", id, tx, err)
+			if err != nil {
+				t.Fatalf("Get(%d) during the outage: %v", id, err)
+			}
+			want := consolidate.StatusPending
+			if i >= 1 && j < 2 {
+				want = consolidate.StatusSuccessful
+			}
+			// With nothing mined all are PENDING; after the block a worker
+			// may settle the rest too, but Get is never older than the store.
+			if (i == 0 || j < 2) && tx.Status != want {
+				t.Fatalf("Get(%d) during the outage, pass %d: %s, want %s", id, i, tx.Status, want)
+			}
+			if tx.Version < stored.Version || (tx.Version == stored.Version && tx.Status != stored.Status) {
+				t.Fatalf("Get(%d) during the outage: %s version %d, the store has %s version %d", id, tx.Status, tx.Version, stored.Status, stored.Version)
+			}
+			if orig := submitted[id]; tx.ID != id || tx.AccountID != acct.ID || tx.Amount.Cmp(orig.Amount) != 0 || tx.To != orig.To {
+				t.Fatalf("Get(%d) during the outage: %+v, submitted %+v", id, tx, orig)
 			}
 		}
 		time.Sleep(time.Second)
