@@ -44,6 +44,8 @@ func (s *Store) resolve(ctx context.Context, r *submitReq, res submitResult) sub
 			return submitResult{err: res.err} // the recorded rejection
 		case err == nil:
 			return submitResult{tx: tx, created: true}
+		case errors.Is(err, consolidate.ErrClosed):
+			return submitResult{err: fmt.Errorf("%w: %w (and then %w)", ErrOutcomeUnknown, res.cause, err)}
 		}
 		t := time.NewTimer(wait)
 		select {
