@@ -45,6 +45,9 @@ type report struct {
 	lost, doubleSettled, overdrafts int
 	violations                      []string // invariant violations, described
 	stuck                           []string // what the chain says of the first PENDING transfers
+
+	children, started int // child slots, and how many of them ever got to work
+	minAccepted       int // fewer accepted transfers than this is a run that proved nothing
 }
 
 func (r *report) violate(format string, args ...any) {
@@ -52,15 +55,42 @@ func (r *report) violate(format string, args ...any) {
 }
 
 func (r *report) ok() bool {
-	return r.drained && r.lost == 0 && r.doubleSettled == 0 && r.overdrafts == 0 && len(r.violations) == 0
+	return r.drained && r.lost == 0 && r.doubleSettled == 0 && r.overdrafts == 0 && len(r.violations) == 0 &&
+		len(r.shortfalls()) == 0
+}
+
+func (r *report) settled() int { return r.successful + r.reverted + r.voided }
+
+// shortfalls says why the run did too little for a clean audit to mean
+// anything: a soak that accepted, settled, killed or refused nothing has
+// not tested what it claims to.
+func (r *report) shortfalls() []string {
+	var out []string
+	if r.accepted < r.minAccepted {
+		out = append(out, fmt.Sprintf("%d transfers accepted, fewer than -min-accepted %d", r.accepted, r.minAccepted))
+	}
+	if r.settled() == 0 {
+		out = append(out, "no transfer settled")
+	}
+	if r.kills == 0 {
+		out = append(out, "no SIGKILL was delivered")
+	}
+	if r.insufficient == 0 {
+		out = append(out, "no submit was refused for insufficient funds: no account ran dry")
+	}
+	if r.started < r.children {
+		out = append(out, fmt.Sprintf("%d of %d children never started", r.children-r.started, r.children))
+	}
+	return out
 }
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\nprocesses killed (SIGKILL)  %d in %v (%d exited by themselves)\n", r.kills, r.faultTime.Round(time.Millisecond), r.crashes)
+	fmt.Fprintf(w, "\nchildren started            %d of %d\n", r.started, r.children)
+	fmt.Fprintf(w, "processes killed (SIGKILL)  %d in %v (%d exited by themselves)\n", r.kills, r.faultTime.Round(time.Millisecond), r.crashes)
 	fmt.Fprintf(w, "head blocks reorganised     %d (mempool emptied each time)\n", r.reorgs)
 	fmt.Fprintf(w, "transfers accepted          %d (%d logged by submitters after Submit returned)\n", r.accepted, r.logged)
 	fmt.Fprintf(w, "submits refused             %d insufficient funds, %d account locked; %d idempotent replays returned the original\n", r.insufficient, r.locked, r.replays)
-	fmt.Fprintf(w, "final                       %d: %d SUCCESSFUL, %d FAILED reverted, %d FAILED voided\n", r.successful+r.reverted+r.voided, r.successful, r.reverted, r.voided)
+	fmt.Fprintf(w, "final                       %d: %d SUCCESSFUL, %d FAILED reverted, %d FAILED voided\n", r.settled(), r.successful, r.reverted, r.voided)
 	fmt.Fprintf(w, "signed attempts             %d (%d cancels), %d of the wallet's transactions on chain\n", r.attempts, r.cancels, r.landed)
 	drain := "drained in " + r.drainTime.Round(time.Millisecond).String()
 	if !r.drained {
@@ -80,6 +110,11 @@ func (r *report) print(w io.Writer) {
 			break
 		}
 		fmt.Fprintf(w, "  %s\n", v)
+	}
+	short := r.shortfalls()
+	fmt.Fprintf(w, "too little work             %d\n", len(short))
+	for _, s := range short {
+		fmt.Fprintf(w, "  %s\n", s)
 	}
 	if r.ok() {
 		fmt.Fprintln(w, "soak: PASS")

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -53,11 +55,77 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("defaults: %v", err)
 	}
 	for _, args := range [][]string{
-		{"-duration", "0"}, {"-workers", "0"}, {"-role", "both"},
+		{"-duration", "0"}, {"-workers", "0"}, {"-role", "both"}, {"-accounts", "1"}, {"-min-accepted", "-1"},
 		{"-reorg-every", "1s", "-confirmations", "1"}, {"extra"},
 	} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	t.Parallel()
+	// busy is a run that did real work and left a clean ledger.
+	busy := func() *report {
+		return &report{
+			drained: true, accepted: 900, minAccepted: 200, successful: 800, reverted: 90, voided: 10,
+			kills: 50, insufficient: 300, children: 5, started: 5,
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change func(*report)
+		want   string // in the one shortfall, or "" for a pass
+	}{
+		{"busy", func(*report) {}, ""},
+		{"at the floor", func(r *report) { r.accepted = 200 }, ""},
+		{"only reverts settled", func(r *report) { r.successful, r.voided = 0, 0 }, ""},
+		{"below the floor", func(r *report) { r.accepted = 199 }, "fewer than -min-accepted 200"},
+		{"nothing accepted", func(r *report) { r.accepted, r.successful, r.reverted, r.voided, r.minAccepted = 0, 0, 0, 0, 0 }, "no transfer settled"},
+		{"none settled", func(r *report) { r.successful, r.reverted, r.voided = 0, 0, 0 }, "no transfer settled"},
+		{"no kill", func(r *report) { r.kills = 0 }, "no SIGKILL"},
+		{"no account ran dry", func(r *report) { r.insufficient = 0 }, "insufficient funds"},
+		{"a child never started", func(r *report) { r.started = 4 }, "1 of 5 children never started"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := busy()
+			c.change(r)
+			short := r.shortfalls()
+			if c.want == "" {
+				if len(short) != 0 || !r.ok() {
+					t.Fatalf("shortfalls %q, ok %v; want a pass", short, r.ok())
+				}
+				return
+			}
+			if len(short) != 1 || !strings.Contains(short[0], c.want) {
+				t.Fatalf("shortfalls %q, want one with %q", short, c.want)
+			}
+			if r.ok() {
+				t.Fatal("the verdict passed a run that did too little")
+			}
+		})
+	}
+	idle := &report{drained: true, minAccepted: 200, children: 5}
+	if n := len(idle.shortfalls()); n != 5 || idle.ok() {
+		t.Fatalf("a run that did nothing: %d shortfalls %q, ok %v; want all 5 and a fail", n, idle.shortfalls(), idle.ok())
+	}
+}
+
+func TestTopUpTarget(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, accounts := range []int{2, 3, 16, 17} {
+		seen := map[int64]bool{}
+		for range 1000 {
+			id := topUpTarget(rng, accounts)
+			if id < 1 || id > int64(accounts) || id%2 != 0 {
+				t.Fatalf("%d accounts: top-up to account %d, want an even ID from 1 to %d", accounts, id, accounts)
+			}
+			seen[id] = true
+		}
+		if len(seen) != accounts/2 {
+			t.Errorf("%d accounts: top-ups reached %d accounts, want all %d even ones", accounts, len(seen), accounts/2)
 		}
 	}
 }

@@ -72,6 +72,9 @@ func runChild(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
+	if err := markReady(c); err != nil {
+		return err
+	}
 	if c.role == "worker" {
 		return svc.Run(ctx)
 	}
@@ -92,12 +95,32 @@ var recipients = func() []common.Address {
 }()
 
 // maxAmount bounds a transfer (about twenty times the fee) and maxTopUp a
-// deposit, so that accounts run dry now and then and insufficient funds
-// is exercised alongside the concurrent holds.
+// deposit. Top-ups outpace spending on the accounts they reach.
 const (
 	maxAmount = 1_000_000_000_000_000
 	maxTopUp  = 20_000_000_000_000_000
 )
+
+// topUpTarget picks the account a top-up goes to, among the even IDs of
+// 1 to accounts. The odd ones only spend their first deposit: they run dry
+// and are refused for insufficient funds while the rest keep spending.
+func topUpTarget(rng *rand.Rand, accounts int) int64 {
+	return int64(2 * (1 + rng.IntN(accounts/2)))
+}
+
+// markReady leaves the file the controller counts as this child slot having
+// started: its store, chain and Service are up.
+func markReady(c config) error {
+	f, err := os.Create(readyPath(c.logDir, c.role, c.index))
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func readyPath(dir, role string, index int) string {
+	return filepath.Join(dir, "ready-"+role+"-"+strconv.Itoa(index))
+}
 
 // submit runs c.threads submit loops until ctx is done. Each loop writes
 // its accepted transfers to its own file in c.logDir; a new process (a
@@ -155,6 +178,7 @@ func (l *loop) step(ctx context.Context) error {
 	ref := l.prefix + strconv.Itoa(l.seq)
 	account := int64(1 + l.rng.IntN(l.accounts))
 	if l.rng.IntN(100) < 3 {
+		account = topUpTarget(l.rng, l.accounts)
 		top := new(big.Int).SetUint64(1 + l.rng.Uint64N(maxTopUp))
 		if _, err := l.svc.Credit(ctx, account, top, ref); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(os.Stderr, "credit %d: %v\n", account, err)

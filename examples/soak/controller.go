@@ -22,9 +22,10 @@ import (
 	"github.com/go-consolidate/consolidate/store/sqlite"
 )
 
-// initialBalance is each account's first deposit: room for about a
-// hundred transfers before it needs a top-up.
-var initialBalance = big.NewInt(50_000_000_000_000_000)
+// initialBalance is each account's first deposit: room for about twenty
+// transfers, so that the accounts no top-up reaches (see topUpTarget) run dry
+// within seconds and are refused from then on.
+var initialBalance = big.NewInt(10_000_000_000_000_000)
 
 // runController sets everything up, runs the faults, drains and audits.
 // It reports whether the audit passed; err is for a soak that could not
@@ -135,8 +136,9 @@ func runController(ctx context.Context, c config) (bool, error) {
 			return false, err
 		}
 		p := f.procs[rng.IntN(len(f.procs))]
-		p.kill()
-		kills++
+		if p.kill() {
+			kills++
+		}
 		if err := p.start(); err != nil {
 			stopFaults()
 			return false, err
@@ -192,6 +194,7 @@ func runController(ctx context.Context, c config) (bool, error) {
 		return false, fmt.Errorf("audit: %w", err)
 	}
 	r.kills, r.crashes, r.reorgs = kills, f.crashes, int(m.reorgs.Load())
+	r.children, r.started, r.minAccepted = len(f.procs), f.started(), c.minAccepted
 	r.faultTime, r.drainTime, r.drained = faultTime, drainTime, drained
 	r.print(os.Stdout)
 	if !r.ok() {
@@ -260,6 +263,18 @@ func (f *fleet) restartExited() error {
 		}
 	}
 	return nil
+}
+
+// started counts the child slots that got to work at least once: each
+// leaves a ready file once its Service is up (see runChild).
+func (f *fleet) started() int {
+	n := 0
+	for _, p := range f.procs {
+		if _, err := os.Stat(readyPath(f.cfg.logDir, p.role, p.index)); err == nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fleet) killAll() {
@@ -341,13 +356,15 @@ func (p *proc) running() bool {
 	}
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill() {
+// kill sends SIGKILL and waits for the process to be gone. It reports
+// whether the signal reached a running process.
+func (p *proc) kill() bool {
 	if !p.running() {
-		return
+		return false
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	err := p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
+	return err == nil
 }
 
 // terminate asks the process to stop, and kills it if it takes more than

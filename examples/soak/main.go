@@ -20,7 +20,10 @@
 // The audit reads the SQLite file and the chain directly. It fails (exit
 // status 1) if a transfer is lost, settled twice, an account is
 // overdrawn, an invariant is broken, or the ledger does not drain within
-// -drain-timeout. See README.md for every check.
+// -drain-timeout; and, since a clean ledger proves nothing then, if the
+// run did too little: fewer than -min-accepted transfers, none settled, no
+// SIGKILL delivered, no submit refused for insufficient funds, or a child
+// that never started. See README.md for every check.
 package main
 
 import (
@@ -49,6 +52,7 @@ type config struct {
 	block        time.Duration
 	drainTimeout time.Duration
 	reorgEvery   time.Duration
+	minAccepted  int
 	seed         int64
 	keep         bool
 
@@ -79,6 +83,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.block, "block", 100*time.Millisecond, "block interval of the chain")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "how long the workers may take to finish every transfer once the faults stop")
 	fs.DurationVar(&c.reorgEvery, "reorg-every", 0, "mean interval between reorgs of the head block, which also empty the mempool (default: none)")
+	fs.IntVar(&c.minAccepted, "min-accepted", 200, "fail unless at least this many transfers were accepted (a 20 s run accepts several hundred even on a loaded machine)")
 	fs.Int64Var(&c.seed, "seed", 0, "seed of the controller's choices (default: from the clock)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory with the ledger and the process logs")
 	fs.IntVar(&c.threads, "threads", 4, "concurrent submit loops per submitter, reconcile goroutines per worker")
@@ -101,8 +106,10 @@ func parseFlags(args []string) (config, error) {
 		return config{}, fmt.Errorf("-duration, -kill-every, -block, -drain-timeout and -stuck-after must be positive")
 	case c.reorgEvery < 0:
 		return config{}, fmt.Errorf("-reorg-every must not be negative")
-	case c.submitters < 1 || c.workers < 1 || c.threads < 1 || c.accounts < 1:
-		return config{}, fmt.Errorf("-submitters, -workers, -threads and -accounts must be at least 1")
+	case c.submitters < 1 || c.workers < 1 || c.threads < 1 || c.accounts < 2:
+		return config{}, fmt.Errorf("-submitters, -workers and -threads must be at least 1, -accounts at least 2 (one to run dry, one to top up)")
+	case c.minAccepted < 0:
+		return config{}, fmt.Errorf("-min-accepted must not be negative")
 	case c.confirmations < 1 || (c.reorgEvery > 0 && c.confirmations < 2):
 		return config{}, fmt.Errorf("-confirmations must be at least 1, and at least 2 with reorgs: a head reorg moves transfers 1 block deep")
 	case c.role != "" && c.role != "submitter" && c.role != "worker":
