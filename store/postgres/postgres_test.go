@@ -20,8 +20,13 @@ func open(t testing.TB, dsn string, opts *postgres.Options) *postgres.Store {
 	return s
 }
 
+// semantics is a server for tests of behaviour, not of durability: with
+// fsync off a commit costs no disk flush, and nothing else changes short
+// of a crash of the whole machine.
+var semantics = &pgtest.Options{Settings: map[string]string{"fsync": "off"}}
+
 func TestConformance(t *testing.T) {
-	srv := pgtest.Start(t, nil)
+	srv := pgtest.Start(t, semantics)
 	storetest.Run(t, func(t *testing.T) consolidate.Store {
 		s, err := postgres.Open(t.Context(), srv.CreateDatabase(t), nil)
 		if err != nil {
@@ -34,7 +39,7 @@ func TestConformance(t *testing.T) {
 // TestConformanceNoBatching runs the suite with group commit off: every
 // Submit is a transaction of its own.
 func TestConformanceNoBatching(t *testing.T) {
-	srv := pgtest.Start(t, nil)
+	srv := pgtest.Start(t, semantics)
 	storetest.Run(t, func(t *testing.T) consolidate.Store {
 		s, err := postgres.Open(t.Context(), srv.CreateDatabase(t), &postgres.Options{MaxBatch: 1})
 		if err != nil {
