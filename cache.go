@@ -61,7 +61,7 @@ type CacheEntry struct {
 }
 
 // MemoryCache is a bounded in-process Cache. It is right for a single
-// process; several processes need a shared cache such as RedisCache, or
+// process; several processes need a shared cache such as redis.Cache, or
 // none, since one process cannot see another's settles.
 type MemoryCache struct {
 	mu      sync.Mutex

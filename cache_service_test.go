@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // slowStore counts transaction reads and makes each take a while, so that
@@ -26,9 +27,9 @@ func (s *slowStore) Transaction(ctx context.Context, id int64) (consolidate.Tran
 	return s.Store.Transaction(ctx, id)
 }
 
-func redisCache(t *testing.T) *consolidate.RedisCache {
+func redisCache(t *testing.T) *redis.Cache {
 	client := redistest.Start(t).Client(t)
-	return consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: newPrefix()})
+	return redis.NewCache(client, &redis.CacheOptions{Prefix: redistest.NewPrefix()})
 }
 
 // A thousand Gets of a cold key cost one store read in this process.
@@ -159,7 +160,7 @@ func TestRedisCacheNegativeEntryReplacedByRow(t *testing.T) {
 func TestRedisCacheOutageFallsBackToStore(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	cache := consolidate.NewRedisCache(srv.Client(t), &consolidate.RedisCacheOptions{Prefix: newPrefix()})
+	cache := redis.NewCache(srv.Client(t), &redis.CacheOptions{Prefix: redistest.NewPrefix()})
 	e := newEnv(t, &envOptions{cfg: consolidate.Config{Cache: cache}})
 	acct := e.funded(wei(1e18))
 	tx := e.submit(acct.ID, alice, wei(1))

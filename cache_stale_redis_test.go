@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // failingWrites fails Fill and Delete on purpose while set, as a cache
@@ -57,14 +58,14 @@ type twoProcesses struct {
 
 func newTwoProcesses(t *testing.T, ttl time.Duration) *twoProcesses {
 	client := redistest.Start(t).Client(t)
-	prefix := newPrefix()
-	cacheA := &failingWrites{Cache: consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: prefix})}
+	prefix := redistest.NewPrefix()
+	cacheA := &failingWrites{Cache: redis.NewCache(client, &redis.CacheOptions{Prefix: prefix})}
 	cfg := consolidate.Config{Cache: cacheA, CacheTTL: ttl, NegativeCacheTTL: ttl, CacheJitter: -1, CacheTimeout: cacheTimeout}
 	e := newEnv(t, &envOptions{cfg: cfg})
 	storeB := newStallingStore()
 	storeB.Store = e.store
 	cfgB := cfg
-	cfgB.Cache = consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: prefix})
+	cfgB.Cache = redis.NewCache(client, &redis.CacheOptions{Prefix: prefix})
 	cfgB.Queue = consolidate.NewMemoryQueue()
 	b, err := consolidate.New(storeB, e.chain, &cfgB)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 var eventQueues = []string{"notifications", "audit"}
@@ -284,7 +285,7 @@ func TestEventsOncePerQueue(t *testing.T) {
 	for name, queue := range map[string]func(t *testing.T) consolidate.Queue{
 		"memory": func(*testing.T) consolidate.Queue { return consolidate.NewMemoryQueue() },
 		"redis": func(t *testing.T) consolidate.Queue {
-			return consolidate.NewRedisQueue(redistest.Start(t).Client(t), &consolidate.RedisQueueOptions{Prefix: newPrefix()})
+			return redis.NewQueue(redistest.Start(t).Client(t), &redis.QueueOptions{Prefix: redistest.NewPrefix()})
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -2,11 +2,11 @@ package consolidate
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/go-consolidate/consolidate/internal/token"
 )
 
 // Locker hands out short leases on named keys. The Service takes one per
@@ -66,7 +66,7 @@ func (l *MemoryLocker) Lock(ctx context.Context, key string, ttl time.Duration) 
 	if ttl <= 0 {
 		return nil, fmt.Errorf("consolidate: lock ttl must be positive, got %v", ttl)
 	}
-	token, err := newToken()
+	token, err := token.New()
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +128,4 @@ func (l *MemoryLocker) update(key, token string, ttl time.Duration) error {
 	h.expires = now.Add(ttl)
 	l.held[key] = h
 	return nil
-}
-
-// newToken returns 128 random bits, hex encoded: an owner token that no
-// other holder can guess or collide with.
-func newToken() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("consolidate: random token: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
 }

@@ -10,7 +10,8 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
-	"github.com/redis/go-redis/v9"
+	"github.com/go-consolidate/consolidate/redis"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // TestRedisOutage stops the redis-server that holds the lock, cache and
@@ -27,7 +28,7 @@ func TestRedisOutage(t *testing.T) {
 	// stable DNS name or proxy would after a failover.
 	var addr atomic.Value
 	addr.Store(first.Addr)
-	client := redis.NewClient(&redis.Options{
+	client := goredis.NewClient(&goredis.Options{
 		Addr: first.Addr,
 		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -39,11 +40,11 @@ func TestRedisOutage(t *testing.T) {
 		MaxRetries:   -1,
 	})
 	t.Cleanup(func() { client.Close() })
-	prefix := newPrefix()
+	prefix := redistest.NewPrefix()
 	e := newEnv(t, &envOptions{cfg: consolidate.Config{
-		Locker:        consolidate.NewRedisLocker(client, &consolidate.RedisLockerOptions{Prefix: prefix}),
-		Cache:         consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: prefix}),
-		Queue:         consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: prefix}),
+		Locker:        redis.NewLocker(client, &redis.LockerOptions{Prefix: prefix}),
+		Cache:         redis.NewCache(client, &redis.CacheOptions{Prefix: prefix}),
+		Queue:         redis.NewQueue(client, &redis.QueueOptions{Prefix: prefix}),
 		Lease:         time.Second,
 		SweepInterval: 100 * time.Millisecond,
 		SweepGrace:    500 * time.Millisecond,

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/go-consolidate/consolidate/internal/token"
 )
 
 // MemoryQueue is an in-process Queue. Messages live in memory only: they are
@@ -134,17 +136,17 @@ func (q *MemoryQueue) Claim(ctx context.Context, queue string, max int, lease ti
 	var out []Delivery
 	for len(out) < max && mq.waiting.Len() > 0 && !now.Before(mq.waiting[0].at) {
 		it := heap.Pop(&mq.waiting).(*memItem)
-		token, err := newToken()
+		tok, err := token.New()
 		if err != nil {
 			heap.Push(&mq.waiting, it)
 			return out, err
 		}
-		it.state, it.token, it.at = memInFlight, token, now.Add(lease)
+		it.state, it.token, it.at = memInFlight, tok, now.Add(lease)
 		it.attempt++
 		heap.Push(&mq.inFlight, it)
 		out = append(out, Delivery{
 			Queue: queue, ID: it.id, Body: append([]byte(nil), it.body...),
-			Token: token, Attempt: it.attempt,
+			Token: tok, Attempt: it.attempt,
 		})
 	}
 	return out, nil

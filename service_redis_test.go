@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // The whole Service on one redis-server: lock, cache and queue (reconcile
@@ -15,11 +16,11 @@ func TestRedisServiceEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	client := redistest.Start(t).Client(t)
-	prefix := newPrefix()
-	cache := consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: prefix})
-	queue := consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: prefix})
+	prefix := redistest.NewPrefix()
+	cache := redis.NewCache(client, &redis.CacheOptions{Prefix: prefix})
+	queue := redis.NewQueue(client, &redis.QueueOptions{Prefix: prefix})
 	e := newEnv(t, &envOptions{cfg: consolidate.Config{
-		Locker:        consolidate.NewRedisLocker(client, &consolidate.RedisLockerOptions{Prefix: prefix}),
+		Locker:        redis.NewLocker(client, &redis.LockerOptions{Prefix: prefix}),
 		Cache:         cache,
 		Queue:         queue,
 		EventQueues:   []string{"notifications", "audit"},

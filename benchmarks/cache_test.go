@@ -17,8 +17,9 @@ import (
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
+	"github.com/go-consolidate/consolidate/redis"
 	"github.com/go-consolidate/consolidate/store/sqlite"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // cachedTransactions is how many transactions the cache benchmarks read
@@ -26,13 +27,13 @@ import (
 // fixture is built in about a second.
 const cachedTransactions = 2000
 
-// ledger is a Service on a SQLite file and a RedisCache on the shared
+// ledger is a Service on a SQLite file and a redis.Cache on the shared
 // server, holding cachedTransactions transactions. It is built once per
 // run and kept to the end of it.
 type ledger struct {
 	svc   *consolidate.Service
 	store *sqlite.Store
-	rdb   *redis.Client
+	rdb   *goredis.Client
 	ids   []int64
 }
 
@@ -94,10 +95,10 @@ func newLedger() (*ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
 	ledgerDone = append(ledgerDone, func() { rdb.Close() })
 	svc, err := consolidate.New(store, &instantChain{Chain: real, quote: quote}, &consolidate.Config{
-		Cache:  consolidate.NewRedisCache(rdb, nil),
+		Cache:  redis.NewCache(rdb, nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

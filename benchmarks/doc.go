@@ -1,7 +1,7 @@
 // Package benchmarks measures consolidate's Redis backends against
 // established Go libraries doing the same work on the same redis-server:
-// RedisQueue against asynq, RedisLocker against redsync, and Service.Get
-// through RedisCache against the bare SQLite read.
+// redis.Queue against asynq, redis.Locker against redsync, and Service.Get
+// through redis.Cache against the bare SQLite read.
 //
 // It is a module of its own so that the libraries it compares against
 // never become dependencies of consolidate. Run it from this directory:

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/redis"
 	"github.com/go-redsync/redsync/v4"
-	"github.com/go-redsync/redsync/v4/redis/goredis/v9"
-	"github.com/redis/go-redis/v9"
+	redsyncgoredis "github.com/go-redsync/redsync/v4/redis/goredis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // lockTTL is the Service's default LockTTL.
@@ -22,23 +23,23 @@ const lockTTL = 30 * time.Second
 const lockParallelism = 8
 
 // BenchmarkLock compares one acquire and release of a free key: Lock and
-// Unlock of a RedisLocker lease (SET NX PX, then a token-checked Lua
+// Unlock of a redis.Locker lease (SET NX PX, then a token-checked Lua
 // DEL), of a one-node Redlock (consolidate's Locker over redsync), and
 // Lock and Unlock of a redsync Mutex on one pool, with one try as
 // consolidate's lockers use.
 func BenchmarkLock(b *testing.B) {
 	lockers := []struct {
 		name string
-		new  func(*redis.Client) func(ctx context.Context, key string) error
+		new  func(*goredis.Client) func(ctx context.Context, key string) error
 	}{
-		{"consolidate", func(c *redis.Client) func(context.Context, string) error {
-			return lockerOp(consolidate.NewRedisLocker(c, nil))
+		{"consolidate", func(c *goredis.Client) func(context.Context, string) error {
+			return lockerOp(redis.NewLocker(c, nil))
 		}},
-		{"consolidate-redlock-1node", func(c *redis.Client) func(context.Context, string) error {
-			return lockerOp(consolidate.NewRedlock([]redis.UniversalClient{c}, nil))
+		{"consolidate-redlock-1node", func(c *goredis.Client) func(context.Context, string) error {
+			return lockerOp(redis.NewRedlock([]goredis.UniversalClient{c}, nil))
 		}},
-		{"redsync", func(c *redis.Client) func(context.Context, string) error {
-			rs := redsync.New(goredis.NewPool(c))
+		{"redsync", func(c *goredis.Client) func(context.Context, string) error {
+			rs := redsync.New(redsyncgoredis.NewPool(c))
 			return func(ctx context.Context, key string) error {
 				m := rs.NewMutex("lock:"+key, redsync.WithExpiry(lockTTL), redsync.WithTries(1))
 				if err := m.LockContext(ctx); err != nil {

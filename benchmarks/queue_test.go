@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/redis"
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // The shape of every queue benchmark: producers goroutines enqueue one
@@ -28,9 +29,9 @@ const (
 
 var payload = make([]byte, payloadLen)
 
-// BenchmarkQueue compares RedisQueue with asynq. claim=1 leases one task
+// BenchmarkQueue compares redis.Queue with asynq. claim=1 leases one task
 // per Claim, as asynq's processor dequeues one per call; claim=16 lets
-// each Claim lease up to 16, which RedisQueue offers and asynq does not.
+// each Claim lease up to 16, which redis.Queue offers and asynq does not.
 // Acks are one call per task on both.
 func BenchmarkQueue(b *testing.B) {
 	b.Run("consolidate/claim=1", func(b *testing.B) { benchRedisQueue(b, 1) })
@@ -65,7 +66,7 @@ func report(b *testing.B, start time.Time) {
 
 func benchRedisQueue(b *testing.B, claim int) {
 	ctx := context.Background()
-	q := consolidate.NewRedisQueue(client(b), nil)
+	q := redis.NewQueue(client(b), nil)
 	var acked atomic.Int64
 	n := int64(b.N)
 
@@ -141,7 +142,7 @@ func benchAsynq(b *testing.B) {
 	report(b, start)
 }
 
-func waitEmpty(b *testing.B, rdb *redis.Client, key string) {
+func waitEmpty(b *testing.B, rdb *goredis.Client, key string) {
 	for {
 		n, err := rdb.LLen(context.Background(), key).Result()
 		if err != nil {

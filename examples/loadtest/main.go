@@ -35,11 +35,12 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
+	"github.com/go-consolidate/consolidate/redis"
 	"github.com/go-consolidate/consolidate/store/postgres"
 	"github.com/go-consolidate/consolidate/store/sqlite"
 )
@@ -130,18 +131,18 @@ func run(c config) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if c.redisURL != "" {
-		opt, err := redis.ParseURL(c.redisURL)
+		opt, err := goredis.ParseURL(c.redisURL)
 		if err != nil {
 			return errors.New("-redis: want redis://[user:password@]host:port[/db]")
 		}
-		cl := redis.NewClient(opt)
+		cl := goredis.NewClient(opt)
 		defer cl.Close()
 		if err := cl.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("redis at %s: %w", opt.Addr, err)
 		}
-		cfg.Locker = consolidate.NewRedisLocker(cl, nil)
-		cfg.Cache = consolidate.NewRedisCache(cl, nil)
-		cfg.Queue = consolidate.NewRedisQueue(cl, nil)
+		cfg.Locker = redis.NewLocker(cl, nil)
+		cfg.Cache = redis.NewCache(cl, nil)
+		cfg.Queue = redis.NewQueue(cl, nil)
 	}
 	svc, err := consolidate.New(store, ch, cfg)
 	if err != nil {

@@ -33,8 +33,9 @@ import (
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
+	"github.com/go-consolidate/consolidate/redis"
 	"github.com/go-consolidate/consolidate/store/sqlite"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -105,18 +106,18 @@ func run(ctx context.Context, nodes []node, out io.Writer) error {
 	for i, n := range nodes {
 		addrs[i] = n.addr
 	}
-	clients := make([]redis.UniversalClient, len(addrs))
+	clients := make([]goredis.UniversalClient, len(addrs))
 	for i, a := range addrs {
 		// No retries and short timeouts: a node that is down should cost a
 		// lock attempt little, since a quorum of the others decides.
-		c := redis.NewClient(&redis.Options{
+		c := goredis.NewClient(&goredis.Options{
 			Addr: a, MaxRetries: -1, DialerRetries: 1,
 			DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
 		})
 		defer c.Close()
 		clients[i] = c
 	}
-	locker := consolidate.NewRedlock(clients, nil)
+	locker := redis.NewRedlock(clients, nil)
 
 	store, err := sqlite.Open(filepath.Join(dir, "ledger.db"), nil)
 	if err != nil {

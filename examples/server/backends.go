@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // backends are the lock, cache and queue, and what closes them.
@@ -28,19 +29,19 @@ func openBackends(ctx context.Context, c config, log *slog.Logger) (*backends, e
 		cache:  consolidate.NewMemoryCache(0),
 		queue:  consolidate.NewMemoryQueue(),
 	}
-	var clients []*redis.Client
+	var clients []*goredis.Client
 	b.close = func() {
 		for _, cl := range clients {
 			cl.Close()
 		}
 	}
-	dial := func(url string) (*redis.Client, error) {
-		opt, err := redis.ParseURL(url)
+	dial := func(url string) (*goredis.Client, error) {
+		opt, err := goredis.ParseURL(url)
 		if err != nil {
 			// The parser's message may quote the URL, password and all.
 			return nil, errors.New("a Redis URL is malformed: want redis://[user:password@]host:port[/db] or rediss://")
 		}
-		cl := redis.NewClient(opt)
+		cl := goredis.NewClient(opt)
 		clients = append(clients, cl)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -56,12 +57,12 @@ func openBackends(ctx context.Context, c config, log *slog.Logger) (*backends, e
 			b.close()
 			return nil, err
 		}
-		b.locker = consolidate.NewRedisLocker(cl, nil)
-		b.cache = consolidate.NewRedisCache(cl, nil)
-		b.queue = consolidate.NewRedisQueue(cl, nil)
+		b.locker = redis.NewLocker(cl, nil)
+		b.cache = redis.NewCache(cl, nil)
+		b.queue = redis.NewQueue(cl, nil)
 	}
 	if len(c.redlockURLs) > 0 {
-		nodes := make([]redis.UniversalClient, 0, len(c.redlockURLs))
+		nodes := make([]goredis.UniversalClient, 0, len(c.redlockURLs))
 		for _, u := range c.redlockURLs {
 			cl, err := dial(u)
 			if cl == nil {
@@ -76,7 +77,7 @@ func openBackends(ctx context.Context, c config, log *slog.Logger) (*backends, e
 			}
 			nodes = append(nodes, cl)
 		}
-		b.locker = consolidate.NewRedlock(nodes, nil)
+		b.locker = redis.NewRedlock(nodes, nil)
 	}
 	return b, nil
 }

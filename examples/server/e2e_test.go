@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 const (
@@ -53,7 +54,7 @@ func TestServerEndToEnd(t *testing.T) {
 		t.Skip("builds and runs the server; skipped with -short")
 	}
 	started := time.Now()
-	redis := redistest.Start(t)
+	srv := redistest.Start(t)
 	dir := t.TempDir()
 	bin := buildServer(t, dir)
 	t.Logf("built the server in %v", time.Since(started).Round(time.Millisecond))
@@ -61,7 +62,7 @@ func TestServerEndToEnd(t *testing.T) {
 		"-admin",
 		"-addr", "127.0.0.1:0",
 		"-db", filepath.Join(dir, "ledger.db"),
-		"-redis", "redis://" + redis.Addr,
+		"-redis", "redis://" + srv.Addr,
 		"-block-time", "100ms",
 		"-events", "webhooks,audit",
 		"-shutdown-timeout", "30s",
@@ -225,7 +226,7 @@ func TestServerEndToEnd(t *testing.T) {
 	if total != len(accepted) {
 		t.Errorf("the ledger holds %d transfers, %d were accepted", total, len(accepted))
 	}
-	checkEvents(t, redis, total)
+	checkEvents(t, srv, total)
 
 	second.terminate()
 	second.wait(40 * time.Second)
@@ -301,9 +302,9 @@ func checkLedger(t *testing.T, c api, acct int64, accepted map[int64]submitted) 
 // checkEvents waits until each event queue holds two events per transfer,
 // submitted and final, and checks each was published exactly once: none
 // lost across the restart, none twice.
-func checkEvents(t *testing.T, redis *redistest.Server, transfers int) {
+func checkEvents(t *testing.T, srv *redistest.Server, transfers int) {
 	t.Helper()
-	q := consolidate.NewRedisQueue(redis.Client(t), nil)
+	q := redis.NewQueue(srv.Client(t), nil)
 	for _, name := range []string{"webhooks", "audit"} {
 		waitFor(t, 15*time.Second, fmt.Sprintf("%d events in %s", 2*transfers, name), func() bool {
 			st, err := q.Stats(context.Background(), name)

@@ -15,10 +15,11 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
+	"github.com/go-consolidate/consolidate/redis"
 	"github.com/go-consolidate/consolidate/store/sqlite"
 )
 
@@ -28,11 +29,11 @@ import (
 // scaled down to keep the soak short. The check budget is large so that
 // nothing is dead-lettered: a transfer left PENDING at the end is a
 // finding, not patience running out.
-func serviceConfig(c config, cl *redis.Client, log *slog.Logger) *consolidate.Config {
+func serviceConfig(c config, cl *goredis.Client, log *slog.Logger) *consolidate.Config {
 	return &consolidate.Config{
-		Locker:        consolidate.NewRedisLocker(cl, &consolidate.RedisLockerOptions{Prefix: c.prefix}),
-		Cache:         consolidate.NewRedisCache(cl, &consolidate.RedisCacheOptions{Prefix: c.prefix}),
-		Queue:         consolidate.NewRedisQueue(cl, &consolidate.RedisQueueOptions{Prefix: c.prefix}),
+		Locker:        redis.NewLocker(cl, &redis.LockerOptions{Prefix: c.prefix}),
+		Cache:         redis.NewCache(cl, &redis.CacheOptions{Prefix: c.prefix}),
+		Queue:         redis.NewQueue(cl, &redis.QueueOptions{Prefix: c.prefix}),
 		LockTTL:       2 * time.Second,
 		Backoff:       consolidate.Backoff{Base: 200 * time.Millisecond, Max: 2 * time.Second, Checks: 100_000, Jitter: 0.2},
 		StuckAfter:    c.stuckAfter,
@@ -52,11 +53,11 @@ func runChild(ctx context.Context, c config) error {
 	if err != nil {
 		return fmt.Errorf("%s is not a hex private key", keyEnv)
 	}
-	opt, err := redis.ParseURL(c.redisURL)
+	opt, err := goredis.ParseURL(c.redisURL)
 	if err != nil {
 		return errors.New("-redis: want redis://host:port")
 	}
-	cl := redis.NewClient(opt)
+	cl := goredis.NewClient(opt)
 	defer cl.Close()
 	store, err := sqlite.Open(c.db, nil)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 var secret = []byte("0123456789abcdef-test-secret")
@@ -211,7 +212,7 @@ func TestSharedRecordAcrossConsumers(t *testing.T) {
 	rs := redistest.Start(t)
 	client := rs.Client(t)
 	r := newReceiver(t, 1)
-	q := consolidate.NewRedisQueue(client, nil)
+	q := redis.NewQueue(client, nil)
 	first := testDeliverer(r.srv.URL, q, newRedisSeen(client, r.srv.URL, time.Hour), 10)
 	second := testDeliverer(r.srv.URL, q, newRedisSeen(client, r.srv.URL, time.Hour), 10)
 

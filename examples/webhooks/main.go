@@ -48,9 +48,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // secretEnv names the environment variable with the signing secret.
@@ -135,16 +136,16 @@ func main() {
 }
 
 func run(ctx context.Context, c config, log *slog.Logger) error {
-	opt, err := redis.ParseURL(c.redisURL)
+	opt, err := goredis.ParseURL(c.redisURL)
 	if err != nil {
 		return errors.New("the Redis URL is malformed")
 	}
-	client := redis.NewClient(opt)
+	client := goredis.NewClient(opt)
 	defer client.Close()
 	if err := client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis at %s: %w", opt.Addr, err)
 	}
-	d := newDeliverer(c, consolidate.NewRedisQueue(client, nil), newRedisSeen(client, c.url, c.remember), log)
+	d := newDeliverer(c, redis.NewQueue(client, nil), newRedisSeen(client, c.url, c.remember), log)
 	log.Info("delivering", "queue", c.queue, "redis", opt.Addr, "attempts", c.attempts)
 	d.run(ctx)
 	log.Info("stopped")

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,4 +188,12 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var prefixes atomic.Int64
+
+// NewPrefix returns a key prefix no other test in this process uses, so
+// that one server serves many parallel tests.
+func NewPrefix() string {
+	return "test" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
 }

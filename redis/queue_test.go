@@ -1,4 +1,4 @@
-package consolidate_test
+package redis_test
 
 import (
 	"context"
@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // A worker that claims a task and vanishes without acking must not lose it:
@@ -24,11 +25,11 @@ func TestRedisQueueCrashRecovery(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	opts := &consolidate.RedisQueueOptions{Prefix: newPrefix()}
+	opts := &redis.QueueOptions{Prefix: redistest.NewPrefix()}
 
 	const lease, poll = 400 * time.Millisecond, 50 * time.Millisecond
 	crashed := srv.Client(t)
-	q := consolidate.NewRedisQueue(crashed, opts)
+	q := redis.NewQueue(crashed, opts)
 	if err := q.Enqueue(ctx, consolidate.Message{Queue: "reconcile", ID: "tx-1", Body: []byte("1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestRedisQueueCrashRecovery(t *testing.T) {
 	claimed := time.Now()
 	crashed.Close() // the worker's process is gone
 
-	survivor := consolidate.NewRedisQueue(srv.Client(t), opts)
+	survivor := redis.NewQueue(srv.Client(t), opts)
 	var again []consolidate.Delivery
 	for len(again) == 0 {
 		if time.Since(claimed) > lease+poll+time.Second {
@@ -79,9 +80,9 @@ func TestMiniredisQueueUsesServerTime(t *testing.T) {
 	m := miniredis.RunT(t)
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	m.SetTime(t0)
-	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	client := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { client.Close() })
-	q := consolidate.NewRedisQueue(client, nil)
+	q := redis.NewQueue(client, nil)
 
 	if err := q.Enqueue(ctx, consolidate.Message{Queue: "w", ID: "a", Delay: 10 * time.Second}); err != nil {
 		t.Fatal(err)
@@ -119,7 +120,7 @@ func TestMiniredisQueueKeyLayout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	client := miniredisClient(t)
-	q := consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: "app:", Namespace: "payments"})
+	q := redis.NewQueue(client, &redis.QueueOptions{Prefix: "app:", Namespace: "payments"})
 	err := q.Enqueue(ctx,
 		consolidate.Message{Queue: "reconcile", ID: "tx-1", Body: []byte{0, 1}},
 		consolidate.Message{Queue: "events", ID: "evt-1", Delay: time.Hour},
@@ -166,12 +167,12 @@ func TestRedisQueueBadOptions(t *testing.T) {
 	ctx := context.Background()
 	client := miniredisClient(t)
 	msg := consolidate.Message{Queue: "w", ID: "a"}
-	for name, q := range map[string]*consolidate.RedisQueue{
-		"brace in prefix":   consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: "x{}"}),
-		"bad namespace":     consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Namespace: "a b"}),
-		"brace namespace":   consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Namespace: "a}"}),
-		"nil client":        consolidate.NewRedisQueue(nil, nil),
-		"nil client & opts": consolidate.NewRedisQueue(nil, &consolidate.RedisQueueOptions{}),
+	for name, q := range map[string]*redis.Queue{
+		"brace in prefix":   redis.NewQueue(client, &redis.QueueOptions{Prefix: "x{}"}),
+		"bad namespace":     redis.NewQueue(client, &redis.QueueOptions{Namespace: "a b"}),
+		"brace namespace":   redis.NewQueue(client, &redis.QueueOptions{Namespace: "a}"}),
+		"nil client":        redis.NewQueue(nil, nil),
+		"nil client & opts": redis.NewQueue(nil, &redis.QueueOptions{}),
 	} {
 		if err := q.Enqueue(ctx, msg); err == nil {
 			t.Errorf("%s: Enqueue succeeded", name)
@@ -204,9 +205,9 @@ func TestRedisQueueServerDown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
+	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { client.Close() })
-	q := consolidate.NewRedisQueue(client, nil)
+	q := redis.NewQueue(client, nil)
 	srv.Stop()
 	if err := q.Enqueue(ctx, consolidate.Message{Queue: "w", ID: "a"}); err == nil {
 		t.Error("Enqueue with the server down succeeded")
@@ -223,7 +224,7 @@ func TestRedisQueueServerDown(t *testing.T) {
 func TestRedisQueueHugeLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	q := consolidate.NewRedisQueue(redistest.Start(t).Client(t), nil)
+	q := redis.NewQueue(redistest.Start(t).Client(t), nil)
 	if err := q.Enqueue(ctx, consolidate.Message{Queue: "w", ID: "a", Delay: math.MaxInt64}); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestRedisQueueHugeLimits(t *testing.T) {
 func TestRedisQueueCombinedCalls(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	q := consolidate.NewRedisQueue(redistest.Start(t).Client(t), &consolidate.RedisQueueOptions{Prefix: newPrefix()})
+	q := redis.NewQueue(redistest.Start(t).Client(t), &redis.QueueOptions{Prefix: redistest.NewPrefix()})
 	const n = 64
 	var wg sync.WaitGroup
 	for i := range n {
@@ -323,10 +324,10 @@ type holdHook struct {
 
 func newHoldHook() *holdHook { return &holdHook{held: make(chan chan struct{})} }
 
-func (h *holdHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *holdHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
-func (h *holdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+func (h *holdHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
 		if h.on.Load() {
 			pass := make(chan struct{})
 			h.held <- pass
@@ -337,18 +338,18 @@ func (h *holdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-func (h *holdHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h *holdHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
 }
 
 // abandonedClaimQueue is a real-server queue holding messages a and b,
 // with a Claim of one of them held on its way to the server: the run the
 // next Claim joins.
-func abandonedClaimQueue(t *testing.T) (q *consolidate.RedisQueue, hold *holdHook, first chan struct{}, led chan []consolidate.Delivery) {
+func abandonedClaimQueue(t *testing.T) (q *redis.Queue, hold *holdHook, first chan struct{}, led chan []consolidate.Delivery) {
 	t.Helper()
 	ctx := context.Background()
 	client := redistest.Start(t).Client(t)
-	q = consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: newPrefix()})
+	q = redis.NewQueue(client, &redis.QueueOptions{Prefix: redistest.NewPrefix()})
 	// A Claim of the empty queue loads the claim script, so that every
 	// Claim below is one command (no second try after NOSCRIPT).
 	if ds, err := q.Claim(ctx, "w", 1, time.Hour); err != nil || len(ds) != 0 {
@@ -373,7 +374,7 @@ func abandonedClaimQueue(t *testing.T) (q *consolidate.RedisQueue, hold *holdHoo
 
 // wantOneLeased waits for the queue to hold one message in flight and one
 // ready, and fails if it does not within a few seconds.
-func wantOneLeased(t *testing.T, q *consolidate.RedisQueue) {
+func wantOneLeased(t *testing.T, q *redis.Queue) {
 	t.Helper()
 	var s consolidate.QueueStats
 	var err error
@@ -387,7 +388,7 @@ func wantOneLeased(t *testing.T, q *consolidate.RedisQueue) {
 
 // claimUntilCancelled runs a Claim on a context the test cancels, and
 // reports what it returned.
-func claimUntilCancelled(q *consolidate.RedisQueue) (context.CancelFunc, chan error) {
+func claimUntilCancelled(q *redis.Queue) (context.CancelFunc, chan error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errs := make(chan error, 1)
 	go func() {

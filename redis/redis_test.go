@@ -1,17 +1,17 @@
-package consolidate_test
+package redis_test
 
 import (
 	"context"
-	"strconv"
 	"sync/atomic"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/consolidatetest"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // The conformance suites against three kinds of Redis: miniredis (fast, in
@@ -19,35 +19,28 @@ import (
 // proves that no script touches keys of two slots. Every subtest gets its
 // own key prefix, so one server serves all of a suite's parallel subtests.
 
-var prefixes atomic.Int64
-
-// newPrefix returns a key prefix no other test in this process uses.
-func newPrefix() string {
-	return "test" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
-}
-
 // miniredisClient starts a miniredis whose TTLs follow the wall clock, as a
 // real server's do, and returns a client of it.
-func miniredisClient(t *testing.T) *redis.Client {
+func miniredisClient(t *testing.T) *goredis.Client {
 	m := miniredis.RunT(t)
 	m.ClockTTL(true)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	c := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
 // runSuites runs the three conformance suites against client.
-func runSuites(t *testing.T, client redis.UniversalClient) {
+func runSuites(t *testing.T, client goredis.UniversalClient) {
 	t.Run("Locker", func(t *testing.T) {
 		t.Parallel()
 		consolidatetest.RunLocker(t, func(t *testing.T) consolidate.Locker {
-			return consolidate.NewRedisLocker(client, &consolidate.RedisLockerOptions{Prefix: newPrefix()})
+			return redis.NewLocker(client, &redis.LockerOptions{Prefix: redistest.NewPrefix()})
 		})
 	})
 	t.Run("Cache", func(t *testing.T) {
 		t.Parallel()
 		consolidatetest.RunCache(t, func(t *testing.T) consolidate.Cache {
-			return consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: newPrefix()})
+			return redis.NewCache(client, &redis.CacheOptions{Prefix: redistest.NewPrefix()})
 		})
 	})
 	t.Run("Queue", func(t *testing.T) {
@@ -55,8 +48,8 @@ func runSuites(t *testing.T, client redis.UniversalClient) {
 		consolidatetest.RunQueue(t, func(t *testing.T) consolidate.Queue {
 			// A namespace per subtest spreads the suite over the slots (and
 			// so the nodes) of a cluster.
-			p := newPrefix()
-			return consolidate.NewRedisQueue(client, &consolidate.RedisQueueOptions{Prefix: p, Namespace: "ns-" + p[:len(p)-1]})
+			p := redistest.NewPrefix()
+			return redis.NewQueue(client, &redis.QueueOptions{Prefix: p, Namespace: "ns-" + p[:len(p)-1]})
 		})
 	})
 }
@@ -80,7 +73,7 @@ func TestRedisCluster(t *testing.T) {
 	// proved nothing about slots.
 	t.Cleanup(func() {
 		var used atomic.Int64 // ForEachMaster calls concurrently
-		_ = client.ForEachMaster(context.Background(), func(ctx context.Context, node *redis.Client) error {
+		_ = client.ForEachMaster(context.Background(), func(ctx context.Context, node *goredis.Client) error {
 			if node.DBSize(ctx).Val() > 0 {
 				used.Add(1)
 			}
@@ -95,11 +88,11 @@ func TestRedisCluster(t *testing.T) {
 
 func TestRedlockConformance(t *testing.T) {
 	t.Parallel()
-	clients := make([]redis.UniversalClient, 3)
+	clients := make([]goredis.UniversalClient, 3)
 	for i := range clients {
 		clients[i] = redistest.Start(t).Client(t)
 	}
 	consolidatetest.RunLocker(t, func(t *testing.T) consolidate.Locker {
-		return consolidate.NewRedlock(clients, &consolidate.RedlockOptions{Prefix: newPrefix()})
+		return redis.NewRedlock(clients, &redis.RedlockOptions{Prefix: redistest.NewPrefix()})
 	})
 }

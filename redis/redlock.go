@@ -1,4 +1,4 @@
-package consolidate
+package redis
 
 import (
 	"context"
@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/internal/token"
 	"github.com/go-redsync/redsync/v4"
 	redsyncredis "github.com/go-redsync/redsync/v4/redis"
-	"github.com/go-redsync/redsync/v4/redis/goredis/v9"
-	"github.com/redis/go-redis/v9"
+	redsyncgoredis "github.com/go-redsync/redsync/v4/redis/goredis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // RedlockOptions configures a Redlock. The zero value is ready to use.
@@ -43,7 +45,7 @@ type RedlockOptions struct {
 // time acquisition took and the allowed clock drift. It keeps working while
 // a minority of the nodes is down.
 //
-// What it cannot promise, no more than RedisLocker: a holder that pauses
+// What it cannot promise, no more than Locker: a holder that pauses
 // past its TTL (GC, swapping, a stopped VM) or a node whose clock jumps
 // forward can leave two holders believing they own the key, and a node that
 // restarts without persistence forgets the locks it held. The Store is the
@@ -56,12 +58,12 @@ type Redlock struct {
 	opts   RedlockOptions
 }
 
-var _ Locker = (*Redlock)(nil)
+var _ consolidate.Locker = (*Redlock)(nil)
 
 // NewRedlock returns a Locker over clients, one per independent node. opts
 // may be nil. With no clients every Lock fails with ErrLockUnavailable; a
 // nil client counts as a node that is down.
-func NewRedlock(clients []redis.UniversalClient, opts *RedlockOptions) *Redlock {
+func NewRedlock(clients []goredis.UniversalClient, opts *RedlockOptions) *Redlock {
 	var o RedlockOptions
 	if opts != nil {
 		o = *opts
@@ -86,7 +88,7 @@ func NewRedlock(clients []redis.UniversalClient, opts *RedlockOptions) *Redlock 
 			pools = append(pools, nilPool{})
 			continue
 		}
-		pools = append(pools, goredis.NewPool(c))
+		pools = append(pools, redsyncgoredis.NewPool(c))
 	}
 	return &Redlock{rs: redsync.New(pools...), nodes: len(pools), prefix: o.Prefix, opts: o}
 }
@@ -111,7 +113,7 @@ func (l *Redlock) mutex(key string, ttl time.Duration, value string) *redsync.Mu
 		redsync.WithTries(l.opts.Tries),
 		redsync.WithDriftFactor(l.opts.DriftFactor),
 		redsync.WithTimeoutFactor(float64(l.nodeTimeout(ttl)) / float64(ttl)),
-		redsync.WithGenValueFunc(newToken),
+		redsync.WithGenValueFunc(token.New),
 		redsync.WithRetryDelayFunc(func(int) time.Duration {
 			return delay/2 + rand.N(delay)
 		}),
@@ -123,7 +125,7 @@ func (l *Redlock) mutex(key string, ttl time.Duration, value string) *redsync.Mu
 }
 
 // Lock implements Locker.
-func (l *Redlock) Lock(ctx context.Context, key string, ttl time.Duration) (Lease, error) {
+func (l *Redlock) Lock(ctx context.Context, key string, ttl time.Duration) (consolidate.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -131,7 +133,7 @@ func (l *Redlock) Lock(ctx context.Context, key string, ttl time.Duration) (Leas
 		return nil, fmt.Errorf("consolidate: lock ttl must be positive, got %v", ttl)
 	}
 	if l.nodes == 0 {
-		return nil, fmt.Errorf("%w: no Redis nodes", ErrLockUnavailable)
+		return nil, fmt.Errorf("%w: no Redis nodes", consolidate.ErrLockUnavailable)
 	}
 	ttl = ceilMillis(ttl)
 	m := l.mutex(key, ttl, "")
@@ -140,19 +142,19 @@ func (l *Redlock) Lock(ctx context.Context, key string, ttl time.Duration) (Leas
 		return &redlockLease{l: l, key: key, value: m.Value(), ttl: ttl}, nil
 	}
 	if cerr := ctx.Err(); cerr != nil {
-		return nil, fmt.Errorf("%w: lock %q: %w", ErrLockUnavailable, key, cerr)
+		return nil, fmt.Errorf("%w: lock %q: %w", consolidate.ErrLockUnavailable, key, cerr)
 	}
 	t := tallyNodes(err)
 	switch {
 	case l.nodes-t.down < l.quorum():
 		return nil, fmt.Errorf("%w: lock %q: %d of %d nodes unreachable, quorum is %d: %s",
-			ErrLockUnavailable, key, t.down, l.nodes, l.quorum(), oneLine(err))
+			consolidate.ErrLockUnavailable, key, t.down, l.nodes, l.quorum(), oneLine(err))
 	case t.taken > 0:
-		return nil, fmt.Errorf("%w (key %q)", ErrAccountLocked, key)
+		return nil, fmt.Errorf("%w (key %q)", consolidate.ErrAccountLocked, key)
 	default:
 		// Every node answered yet no quorum was won in time: the nodes
 		// are too slow for this TTL.
-		return nil, fmt.Errorf("%w: lock %q: no quorum within the ttl: %s", ErrLockUnavailable, key, oneLine(err))
+		return nil, fmt.Errorf("%w: lock %q: no quorum within the ttl: %s", consolidate.ErrLockUnavailable, key, oneLine(err))
 	}
 }
 
@@ -186,7 +188,7 @@ func (r *redlockLease) Extend(ctx context.Context, ttl time.Duration) error {
 	}
 	if errors.Is(err, redsync.ErrExtendFailed) {
 		// Extended on a quorum, but too late to count on the new expiry.
-		return fmt.Errorf("%w (key %q): extension confirmed too late", ErrLeaseLost, r.key)
+		return fmt.Errorf("%w (key %q): extension confirmed too late", consolidate.ErrLeaseLost, r.key)
 	}
 	return r.l.leaseError("extend", r.key, err)
 }
@@ -199,9 +201,9 @@ func (l *Redlock) leaseError(op, key string, err error) error {
 	t := tallyNodes(err)
 	acted := l.nodes - t.down - t.taken - t.expired
 	if t.down > 0 && acted+t.down >= l.quorum() {
-		return fmt.Errorf("%w: %s %q: %d of %d nodes unreachable: %s", ErrLockUnavailable, op, key, t.down, l.nodes, oneLine(err))
+		return fmt.Errorf("%w: %s %q: %d of %d nodes unreachable: %s", consolidate.ErrLockUnavailable, op, key, t.down, l.nodes, oneLine(err))
 	}
-	return fmt.Errorf("%w (key %q)", ErrLeaseLost, key)
+	return fmt.Errorf("%w (key %q)", consolidate.ErrLeaseLost, key)
 }
 
 // nodeTally counts per-node outcomes in a redsync error.

@@ -1,4 +1,4 @@
-package consolidate_test
+package redis_test
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // 1000 concurrent fills and reads of a few keys: a reader that filled
@@ -23,7 +24,7 @@ import (
 func TestRedisCacheFillRace(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := consolidate.NewRedisCache(redistest.Start(t).Client(t), &consolidate.RedisCacheOptions{Prefix: newPrefix()})
+	c := redis.NewCache(redistest.Start(t).Client(t), &redis.CacheOptions{Prefix: redistest.NewPrefix()})
 
 	const goroutines, keys = 1000, 5
 	var mu sync.Mutex
@@ -74,7 +75,7 @@ func TestRedisCacheFillRace(t *testing.T) {
 func TestMiniredisCacheVersionRange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := consolidate.NewRedisCache(miniredisClient(t), nil)
+	c := redis.NewCache(miniredisClient(t), nil)
 	ascending := []int64{math.MinInt64, -1 << 53, -10, -9, -1, 0, 1, 9, 10, 1 << 53, 1<<53 + 1, math.MaxInt64 - 1, math.MaxInt64}
 	for i, v := range ascending {
 		stored, err := c.Fill(ctx, "k", consolidate.CacheEntry{Version: v, Value: []byte("x")}, time.Minute)
@@ -96,7 +97,7 @@ func TestMiniredisCacheKeyLayout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	client := miniredisClient(t)
-	c := consolidate.NewRedisCache(client, &consolidate.RedisCacheOptions{Prefix: "app:"})
+	c := redis.NewCache(client, &redis.CacheOptions{Prefix: "app:"})
 	if _, err := c.Fill(ctx, "tx:1", consolidate.CacheEntry{Version: 7, Value: []byte("row")}, time.Minute+500*time.Microsecond); err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +125,9 @@ func TestRedisCacheServerDown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
+	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { client.Close() })
-	c := consolidate.NewRedisCache(client, nil)
+	c := redis.NewCache(client, nil)
 	srv.Stop()
 	if _, ok, err := c.Get(ctx, "k"); err == nil || ok {
 		t.Errorf("Get with the server down = %v, %v", ok, err)
@@ -137,7 +138,7 @@ func TestRedisCacheServerDown(t *testing.T) {
 	if err := c.Delete(ctx, "k"); err == nil {
 		t.Error("Delete with the server down succeeded")
 	}
-	nilCache := consolidate.NewRedisCache(nil, nil)
+	nilCache := redis.NewCache(nil, nil)
 	if _, _, err := nilCache.Get(ctx, "k"); err == nil {
 		t.Error("Get with a nil client succeeded")
 	}

@@ -1,9 +1,9 @@
-package consolidate
+package redis
 
-import "github.com/redis/go-redis/v9"
+import goredis "github.com/redis/go-redis/v9"
 
-// The Lua scripts of RedisQueue. Each receives every key it touches in
-// KEYS, and all keys of one RedisQueue share one hash tag, so each script
+// The Lua scripts of Queue. Each receives every key it touches in
+// KEYS, and all keys of one Queue share one hash tag, so each script
 // runs on one Redis Cluster slot and Dragonfly can lock just that tag.
 //
 // Time comes from the server (TIME) inside every script, never from the
@@ -36,7 +36,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 //
 // KEYS: waiting, data of queue 1, waiting, data of queue 2, …
 // ARGV: per message: queue number (1-based), id, body, delay ms.
-var redisEnqueueScript = redis.NewScript(redisNowLua + `
+var redisEnqueueScript = goredis.NewScript(redisNowLua + `
 for i = 1, #ARGV, 4 do
 	local q = tonumber(ARGV[i]) * 2
 	local id = ARGV[i + 1]
@@ -57,7 +57,7 @@ return 1`)
 // KEYS: waiting, inflight, data
 // ARGV: token base, reap limit, then per claim: max, lease ms
 // Returns per claim: n, then n times id, body, token, attempt
-var redisClaimScript = redis.NewScript(redisNowLua + `
+var redisClaimScript = goredis.NewScript(redisNowLua + `
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[2])
 for i = 1, #expired, 2 do
 	local id = expired[i]
@@ -94,7 +94,7 @@ return out`)
 // KEYS: inflight, data, waiting, dead of queue 1, of queue 2, …
 // ARGV: per message: queue number (1-based), id, token,
 // "ack" | "retry" | "bury", delay ms (retry) or reason (bury)
-var redisSettleScript = redis.NewScript(redisNowLua + `
+var redisSettleScript = goredis.NewScript(redisNowLua + `
 local out = {}
 for i = 1, #ARGV, 5 do
 	local k = (tonumber(ARGV[i]) - 1) * 4
@@ -126,7 +126,7 @@ return out`)
 // KEYS: dead, data
 // ARGV: index of the last letter to list (-1 = all)
 // Returns: id, body, reason, attempt, died ms, id, …
-var redisDeadLettersScript = redis.NewScript(`
+var redisDeadLettersScript = goredis.NewScript(`
 local ids = redis.call('ZRANGE', KEYS[1], 0, ARGV[1], 'WITHSCORES')
 local out = {}
 for i = 1, #ids, 2 do
@@ -144,7 +144,7 @@ return out`)
 //
 // KEYS: dead, waiting, data
 // ARGV: id
-var redisRequeueScript = redis.NewScript(redisNowLua + `
+var redisRequeueScript = goredis.NewScript(redisNowLua + `
 local id = ARGV[1]
 if redis.call('ZREM', KEYS[1], id) == 0 then
 	return 0
@@ -157,7 +157,7 @@ return 1`)
 //
 // KEYS: waiting, inflight, dead, data
 // ARGV: id
-var redisDeleteScript = redis.NewScript(`
+var redisDeleteScript = goredis.NewScript(`
 local id = ARGV[1]
 redis.call('ZREM', KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
@@ -170,7 +170,7 @@ return 1`)
 //
 // KEYS: waiting, inflight, dead
 // Returns: ready, delayed, in flight, dead
-var redisStatsScript = redis.NewScript(redisNowLua + `
+var redisStatsScript = goredis.NewScript(redisNowLua + `
 local later = '(' .. string.format('%.0f', now)
 local ready = redis.call('ZCOUNT', KEYS[1], '-inf', now) + redis.call('ZCOUNT', KEYS[2], '-inf', now)
 local delayed = redis.call('ZCOUNT', KEYS[1], later, '+inf')

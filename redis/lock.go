@@ -1,11 +1,13 @@
-package consolidate
+package redis
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/internal/token"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // defaultRedisPrefix starts every key this package writes to Redis unless
@@ -14,15 +16,15 @@ import (
 // sharing one prefix never collide.
 const defaultRedisPrefix = "consolidate:"
 
-// RedisLockerOptions configures a RedisLocker. The zero value is ready to
+// LockerOptions configures a Locker. The zero value is ready to
 // use.
-type RedisLockerOptions struct {
+type LockerOptions struct {
 	// Prefix starts every lock key; the key of lock k is Prefix+"lock:"+k.
 	// Defaults to "consolidate:".
 	Prefix string
 }
 
-// RedisLocker is a Locker on one Redis (or Dragonfly, or Redis Cluster)
+// Locker is a Locker on one Redis (or Dragonfly, or Redis Cluster)
 // deployment: SET key token NX PX ttl, with a random 128-bit owner token,
 // released and extended by Lua scripts that act only while the key still
 // holds that token.
@@ -35,27 +37,27 @@ type RedisLockerOptions struct {
 // database transaction, so an overlap costs at most a second submit that
 // the store then judges on its own. For a lock that survives the loss of a
 // node, see Redlock.
-type RedisLocker struct {
-	client redis.UniversalClient
+type Locker struct {
+	client goredis.UniversalClient
 	prefix string
 }
 
-var _ Locker = (*RedisLocker)(nil)
+var _ consolidate.Locker = (*Locker)(nil)
 
-// NewRedisLocker returns a Locker on client. opts may be nil.
-func NewRedisLocker(client redis.UniversalClient, opts *RedisLockerOptions) *RedisLocker {
-	var o RedisLockerOptions
+// NewLocker returns a Locker on client. opts may be nil.
+func NewLocker(client goredis.UniversalClient, opts *LockerOptions) *Locker {
+	var o LockerOptions
 	if opts != nil {
 		o = *opts
 	}
 	if o.Prefix == "" {
 		o.Prefix = defaultRedisPrefix
 	}
-	return &RedisLocker{client: client, prefix: o.Prefix}
+	return &Locker{client: client, prefix: o.Prefix}
 }
 
 // Lock implements Locker.
-func (l *RedisLocker) Lock(ctx context.Context, key string, ttl time.Duration) (Lease, error) {
+func (l *Locker) Lock(ctx context.Context, key string, ttl time.Duration) (consolidate.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -63,25 +65,25 @@ func (l *RedisLocker) Lock(ctx context.Context, key string, ttl time.Duration) (
 		return nil, fmt.Errorf("consolidate: lock ttl must be positive, got %v", ttl)
 	}
 	if l.client == nil {
-		return nil, fmt.Errorf("%w: no Redis client", ErrLockUnavailable)
+		return nil, fmt.Errorf("%w: no Redis client", consolidate.ErrLockUnavailable)
 	}
-	token, err := newToken()
+	token, err := token.New()
 	if err != nil {
 		return nil, err
 	}
 	rkey := l.prefix + "lock:" + key
 	ok, err := l.client.SetNX(ctx, rkey, token, ceilMillis(ttl)).Result()
 	if err != nil {
-		return nil, fmt.Errorf("%w: lock %q: %w", ErrLockUnavailable, key, err)
+		return nil, fmt.Errorf("%w: lock %q: %w", consolidate.ErrLockUnavailable, key, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w (key %q)", ErrAccountLocked, key)
+		return nil, fmt.Errorf("%w (key %q)", consolidate.ErrAccountLocked, key)
 	}
 	return &redisLease{client: l.client, key: key, rkey: rkey, token: token}, nil
 }
 
 type redisLease struct {
-	client redis.UniversalClient
+	client goredis.UniversalClient
 	key    string // as the caller named it, for messages
 	rkey   string
 	token  string
@@ -90,12 +92,12 @@ type redisLease struct {
 // Both scripts act only while the key still holds the caller's token, so a
 // holder whose lease expired cannot release or prolong the next owner's.
 var (
-	redisUnlockScript = redis.NewScript(`
+	redisUnlockScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('DEL', KEYS[1])
 end
 return 0`)
-	redisExtendScript = redis.NewScript(`
+	redisExtendScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
@@ -105,10 +107,10 @@ return 0`)
 func (r *redisLease) Unlock(ctx context.Context) error {
 	n, err := redisUnlockScript.Run(ctx, r.client, []string{r.rkey}, r.token).Int64()
 	if err != nil {
-		return fmt.Errorf("%w: unlock %q: %w", ErrLockUnavailable, r.key, err)
+		return fmt.Errorf("%w: unlock %q: %w", consolidate.ErrLockUnavailable, r.key, err)
 	}
 	if n != 1 {
-		return fmt.Errorf("%w (key %q)", ErrLeaseLost, r.key)
+		return fmt.Errorf("%w (key %q)", consolidate.ErrLeaseLost, r.key)
 	}
 	return nil
 }
@@ -119,10 +121,10 @@ func (r *redisLease) Extend(ctx context.Context, ttl time.Duration) error {
 	}
 	n, err := redisExtendScript.Run(ctx, r.client, []string{r.rkey}, r.token, ceilMillis(ttl).Milliseconds()).Int64()
 	if err != nil {
-		return fmt.Errorf("%w: extend %q: %w", ErrLockUnavailable, r.key, err)
+		return fmt.Errorf("%w: extend %q: %w", consolidate.ErrLockUnavailable, r.key, err)
 	}
 	if n != 1 {
-		return fmt.Errorf("%w (key %q)", ErrLeaseLost, r.key)
+		return fmt.Errorf("%w (key %q)", consolidate.ErrLeaseLost, r.key)
 	}
 	return nil
 }

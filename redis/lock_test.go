@@ -1,4 +1,4 @@
-package consolidate_test
+package redis_test
 
 import (
 	"context"
@@ -10,23 +10,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/redistest"
+	"github.com/go-consolidate/consolidate/redis"
 )
 
 // redlockNodes starts n independent servers and returns them with a client
 // of each. The clients neither retry commands nor dials, as docs/redis.md
 // advises for Redlock: a dead node should cost one refused connection, not
 // a back-off.
-func redlockNodes(t *testing.T, n int) ([]*redistest.Server, []redis.UniversalClient) {
+func redlockNodes(t *testing.T, n int) ([]*redistest.Server, []goredis.UniversalClient) {
 	t.Helper()
 	nodes := make([]*redistest.Server, n)
-	clients := make([]redis.UniversalClient, n)
+	clients := make([]goredis.UniversalClient, n)
 	for i := range nodes {
 		nodes[i] = redistest.Start(t)
-		c := redis.NewClient(&redis.Options{Addr: nodes[i].Addr, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
+		c := goredis.NewClient(&goredis.Options{Addr: nodes[i].Addr, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
 		t.Cleanup(func() { c.Close() })
 		clients[i] = c
 	}
@@ -37,7 +38,7 @@ func TestRedlockSurvivesOneNodeRefusesWithTwoDown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	nodes, clients := redlockNodes(t, 3)
-	l := consolidate.NewRedlock(clients, &consolidate.RedlockOptions{Prefix: newPrefix()})
+	l := redis.NewRedlock(clients, &redis.RedlockOptions{Prefix: redistest.NewPrefix()})
 
 	held, err := l.Lock(ctx, "acct:1", 10*time.Second)
 	if err != nil {
@@ -82,7 +83,7 @@ func TestRedlockContention(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, clients := redlockNodes(t, 3)
-	l := consolidate.NewRedlock(clients, &consolidate.RedlockOptions{Prefix: newPrefix()})
+	l := redis.NewRedlock(clients, &redis.RedlockOptions{Prefix: redistest.NewPrefix()})
 
 	// Every goroutine keeps trying until it has held the lock once, so the
 	// lock changes hands at least 100 times under full contention.
@@ -134,9 +135,9 @@ func TestRedlockRetries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, clients := redlockNodes(t, 3)
-	prefix := newPrefix()
-	l := consolidate.NewRedlock(clients, &consolidate.RedlockOptions{Prefix: prefix})
-	patient := consolidate.NewRedlock(clients, &consolidate.RedlockOptions{Prefix: prefix, Tries: 50, RetryDelay: 20 * time.Millisecond})
+	prefix := redistest.NewPrefix()
+	l := redis.NewRedlock(clients, &redis.RedlockOptions{Prefix: prefix})
+	patient := redis.NewRedlock(clients, &redis.RedlockOptions{Prefix: prefix, Tries: 50, RetryDelay: 20 * time.Millisecond})
 
 	lease, err := l.Lock(ctx, "k", 10*time.Second)
 	if err != nil {
@@ -158,18 +159,18 @@ func TestRedlockRetries(t *testing.T) {
 func TestRedlockNoNodes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := consolidate.NewRedlock(nil, nil)
+	l := redis.NewRedlock(nil, nil)
 	if _, err := l.Lock(ctx, "k", time.Second); !errors.Is(err, consolidate.ErrLockUnavailable) {
 		t.Fatalf("Lock with no nodes: got %v, want ErrLockUnavailable", err)
 	}
 	// Nil clients are nodes that are down, not nodes that do not count:
 	// one live node of three is no quorum.
 	_, clients := redlockNodes(t, 2)
-	l = consolidate.NewRedlock([]redis.UniversalClient{clients[0], nil, nil}, nil)
+	l = redis.NewRedlock([]goredis.UniversalClient{clients[0], nil, nil}, nil)
 	if _, err := l.Lock(ctx, "k", time.Second); !errors.Is(err, consolidate.ErrLockUnavailable) {
 		t.Fatalf("Lock with two nil clients of three: got %v, want ErrLockUnavailable", err)
 	}
-	l = consolidate.NewRedlock([]redis.UniversalClient{clients[0], nil, clients[1]}, nil)
+	l = redis.NewRedlock([]goredis.UniversalClient{clients[0], nil, clients[1]}, nil)
 	lease, err := l.Lock(ctx, "k", time.Second)
 	if err != nil {
 		t.Fatalf("Lock with a quorum despite a nil client: %v", err)
@@ -183,9 +184,9 @@ func TestRedisLockerUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
+	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { client.Close() })
-	l := consolidate.NewRedisLocker(client, nil)
+	l := redis.NewLocker(client, nil)
 	lease, err := l.Lock(ctx, "acct:1", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func TestRedisLockerUnavailable(t *testing.T) {
 	if err := lease.Unlock(ctx); !errors.Is(err, consolidate.ErrLockUnavailable) {
 		t.Fatalf("Unlock with the server down: got %v, want ErrLockUnavailable", err)
 	}
-	if _, err := consolidate.NewRedisLocker(nil, nil).Lock(ctx, "k", time.Minute); !errors.Is(err, consolidate.ErrLockUnavailable) {
+	if _, err := redis.NewLocker(nil, nil).Lock(ctx, "k", time.Minute); !errors.Is(err, consolidate.ErrLockUnavailable) {
 		t.Fatalf("Lock with a nil client: got %v, want ErrLockUnavailable", err)
 	}
 }
@@ -206,7 +207,7 @@ func TestRedisLockerKeyLayout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	client := miniredisClient(t)
-	lease, err := consolidate.NewRedisLocker(client, nil).Lock(ctx, "acct:7", time.Minute)
+	lease, err := redis.NewLocker(client, nil).Lock(ctx, "acct:7", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package consolidate
+package redis
 
 import (
 	"context"
@@ -8,30 +8,32 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/internal/token"
+	goredis "github.com/redis/go-redis/v9"
 )
 
-// RedisQueueOptions configures a RedisQueue. The zero value is ready to
+// QueueOptions configures a Queue. The zero value is ready to
 // use.
-type RedisQueueOptions struct {
+type QueueOptions struct {
 	// Prefix starts every key. It may not contain '{' or '}', which would
 	// move the hash tag. Defaults to "consolidate:".
 	Prefix string
-	// Namespace is the hash tag that all queues of this RedisQueue share:
+	// Namespace is the hash tag that all queues of this Queue share:
 	// their keys are <Prefix>{<Namespace>}:q:<queue>:…, so on Redis Cluster
 	// they live in one slot and an Enqueue into several queues is one
 	// atomic script. The price is that one namespace's queues are served
-	// by one cluster node; spread load with several RedisQueues in
+	// by one cluster node; spread load with several Queues in
 	// different namespaces. It follows the rules of a queue name.
 	// Defaults to "default".
 	Namespace string
 }
 
-// RedisQueue is a Queue on Redis, Redis Cluster or Dragonfly (run with
+// Queue is a Queue on Redis, Redis Cluster or Dragonfly (run with
 // --cluster_mode=emulated --lock_on_hashtags, or plain). Every operation is
 // one Lua script over keys that share the namespace's hash tag, so each is
 // atomic, including an Enqueue that spans several queues. Calls made
-// concurrently through one RedisQueue are combined: Enqueues that arrive
+// concurrently through one Queue are combined: Enqueues that arrive
 // while one is under way share the next script run and round trip, as do
 // Acks, Retries and Burials, and Claims of one queue. Times are the
 // server's. Dead letters are kept until Requeue or Delete; nothing trims
@@ -40,14 +42,14 @@ type RedisQueueOptions struct {
 // Messages are as durable as the server's persistence makes them; the
 // Service does not depend on it, since every PENDING transaction is its
 // own record and the sweeper enqueues it again.
-type RedisQueue struct {
-	client redis.UniversalClient
+type Queue struct {
+	client goredis.UniversalClient
 	base   string // <prefix>{<namespace>}:q:
 	err    error  // a configuration error, returned by every call
 
 	// Concurrent Enqueues share one script run, and so do concurrent
 	// Acks, Retries and Burials.
-	enqueues redisBatcher[[]Message]
+	enqueues redisBatcher[[]consolidate.Message]
 	settles  redisBatcher[redisSettle]
 
 	// Concurrent Claims of one queue share one script run too.
@@ -59,27 +61,27 @@ type RedisQueue struct {
 type redisClaim struct {
 	max   int
 	lease int64 // ms
-	out   []Delivery
+	out   []consolidate.Delivery
 }
 
 // redisSettle is one Ack, Retry or Bury.
 type redisSettle struct {
 	op  string // "ack", "retry" or "bury"
-	d   Delivery
+	d   consolidate.Delivery
 	arg any // delay ms (retry) or reason (bury)
 }
 
-var _ Queue = (*RedisQueue)(nil)
+var _ consolidate.Queue = (*Queue)(nil)
 
 // redisReapLimit bounds how many expired leases one Claim returns to
 // waiting, so that a claim after a mass crash stays a short script; the
 // rest follow on the next claims.
 const redisReapLimit = 1000
 
-// NewRedisQueue returns a Queue on client. opts may be nil. Invalid
+// NewQueue returns a Queue on client. opts may be nil. Invalid
 // options are reported by every method of the returned queue.
-func NewRedisQueue(client redis.UniversalClient, opts *RedisQueueOptions) *RedisQueue {
-	var o RedisQueueOptions
+func NewQueue(client goredis.UniversalClient, opts *QueueOptions) *Queue {
+	var o QueueOptions
 	if opts != nil {
 		o = *opts
 	}
@@ -89,7 +91,7 @@ func NewRedisQueue(client redis.UniversalClient, opts *RedisQueueOptions) *Redis
 	if o.Namespace == "" {
 		o.Namespace = "default"
 	}
-	q := &RedisQueue{client: client, base: o.Prefix + "{" + o.Namespace + "}:q:"}
+	q := &Queue{client: client, base: o.Prefix + "{" + o.Namespace + "}:q:"}
 	q.enqueues.run = q.runEnqueues
 	q.settles.run = q.runSettles
 	switch {
@@ -98,7 +100,7 @@ func NewRedisQueue(client redis.UniversalClient, opts *RedisQueueOptions) *Redis
 	case strings.ContainsAny(o.Prefix, "{}"):
 		q.err = fmt.Errorf("consolidate: redis queue prefix %q contains a brace", o.Prefix)
 	default:
-		if err := validateName(o.Namespace, maxQueueNameLen); err != nil {
+		if err := consolidate.ValidateMessage(consolidate.Message{Queue: o.Namespace, ID: "-"}); err != nil {
 			q.err = fmt.Errorf("consolidate: redis queue namespace %q: %v", o.Namespace, err)
 		}
 	}
@@ -110,18 +112,18 @@ type redisQueueKeys struct {
 	waiting, inflight, dead, data string
 }
 
-func (q *RedisQueue) keys(queue string) redisQueueKeys {
+func (q *Queue) keys(queue string) redisQueueKeys {
 	b := q.base + queue
 	return redisQueueKeys{waiting: b + ":waiting", inflight: b + ":inflight", dead: b + ":dead", data: b + ":data"}
 }
 
 // Enqueue implements Queue.
-func (q *RedisQueue) Enqueue(ctx context.Context, msgs ...Message) error {
+func (q *Queue) Enqueue(ctx context.Context, msgs ...consolidate.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	for _, m := range msgs {
-		if err := ValidateMessage(m); err != nil {
+		if err := consolidate.ValidateMessage(m); err != nil {
 			return err
 		}
 	}
@@ -136,7 +138,7 @@ func (q *RedisQueue) Enqueue(ctx context.Context, msgs ...Message) error {
 
 // runEnqueues adds the messages of several Enqueue calls in one script
 // run. They all share its outcome.
-func (q *RedisQueue) runEnqueues(ctx context.Context, calls [][]Message) []error {
+func (q *Queue) runEnqueues(ctx context.Context, calls [][]consolidate.Message) []error {
 	index := make(map[string]int)
 	var keys []string
 	var args []any
@@ -164,12 +166,12 @@ func (q *RedisQueue) runEnqueues(ctx context.Context, calls [][]Message) []error
 }
 
 // Claim implements Queue.
-func (q *RedisQueue) Claim(ctx context.Context, queue string, max int, lease time.Duration) ([]Delivery, error) {
+func (q *Queue) Claim(ctx context.Context, queue string, max int, lease time.Duration) ([]consolidate.Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if max <= 0 || lease <= 0 {
-		return nil, fmt.Errorf("%w: claim needs max > 0 and lease > 0", ErrInvalidMessage)
+		return nil, fmt.Errorf("%w: claim needs max > 0 and lease > 0", consolidate.ErrInvalidMessage)
 	}
 	if q.err != nil {
 		return nil, q.err
@@ -182,7 +184,7 @@ func (q *RedisQueue) Claim(ctx context.Context, queue string, max int, lease tim
 }
 
 // claimBatcher returns the batcher of queue's Claims.
-func (q *RedisQueue) claimBatcher(queue string) *redisBatcher[*redisClaim] {
+func (q *Queue) claimBatcher(queue string) *redisBatcher[*redisClaim] {
 	q.claimsMu.Lock()
 	defer q.claimsMu.Unlock()
 	b, ok := q.claims[queue]
@@ -204,7 +206,7 @@ func (q *RedisQueue) claimBatcher(queue string) *redisBatcher[*redisClaim] {
 // release puts the messages of Claims whose callers stopped waiting back
 // in the ready set at once, rather than leased to nobody until their
 // leases expire. One that cannot be put back is left to its lease.
-func (q *RedisQueue) release(ctx context.Context, claims []*redisClaim) {
+func (q *Queue) release(ctx context.Context, claims []*redisClaim) {
 	for _, c := range claims {
 		for _, d := range c.out {
 			_ = q.Retry(ctx, d, 0)
@@ -213,7 +215,7 @@ func (q *RedisQueue) release(ctx context.Context, claims []*redisClaim) {
 }
 
 // runClaims performs several Claims of queue in one script run, in order.
-func (q *RedisQueue) runClaims(ctx context.Context, queue string, claims []*redisClaim) []error {
+func (q *Queue) runClaims(ctx context.Context, queue string, claims []*redisClaim) []error {
 	errs := make([]error, len(claims))
 	fail := func(err error) []error {
 		for i := range errs {
@@ -221,7 +223,7 @@ func (q *RedisQueue) runClaims(ctx context.Context, queue string, claims []*redi
 		}
 		return errs
 	}
-	token, err := newToken()
+	token, err := token.New()
 	if err != nil {
 		return fail(err)
 	}
@@ -251,7 +253,7 @@ func (q *RedisQueue) runClaims(ctx context.Context, queue string, claims []*redi
 			body, _ := res[i+1].(string)
 			tok, _ := res[i+2].(string)
 			attempt, _ := res[i+3].(int64)
-			c.out = append(c.out, Delivery{Queue: queue, ID: id, Body: []byte(body), Token: tok, Attempt: int(attempt)})
+			c.out = append(c.out, consolidate.Delivery{Queue: queue, ID: id, Body: []byte(body), Token: tok, Attempt: int(attempt)})
 			i += 4
 		}
 	}
@@ -262,7 +264,7 @@ func (q *RedisQueue) runClaims(ctx context.Context, queue string, claims []*redi
 }
 
 // settle runs the token-checked Ack, Retry or Bury of d.
-func (q *RedisQueue) settle(ctx context.Context, op string, d Delivery, arg any) error {
+func (q *Queue) settle(ctx context.Context, op string, d consolidate.Delivery, arg any) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -273,7 +275,7 @@ func (q *RedisQueue) settle(ctx context.Context, op string, d Delivery, arg any)
 }
 
 // runSettles runs several Acks, Retries and Burials in one script run.
-func (q *RedisQueue) runSettles(ctx context.Context, ops []redisSettle) []error {
+func (q *Queue) runSettles(ctx context.Context, ops []redisSettle) []error {
 	index := make(map[string]int)
 	var keys []string
 	args := make([]any, 0, 5*len(ops))
@@ -297,32 +299,32 @@ func (q *RedisQueue) runSettles(ctx context.Context, ops []redisSettle) []error 
 		case err != nil:
 			errs[i] = fmt.Errorf("consolidate: %s %s/%s: %w", s.op, s.d.Queue, s.d.ID, err)
 		case res[i] != 1:
-			errs[i] = fmt.Errorf("%w: %s %s/%s", ErrLeaseLost, s.op, s.d.Queue, s.d.ID)
+			errs[i] = fmt.Errorf("%w: %s %s/%s", consolidate.ErrLeaseLost, s.op, s.d.Queue, s.d.ID)
 		}
 	}
 	return errs
 }
 
 // Ack implements Queue.
-func (q *RedisQueue) Ack(ctx context.Context, d Delivery) error {
+func (q *Queue) Ack(ctx context.Context, d consolidate.Delivery) error {
 	return q.settle(ctx, "ack", d, "")
 }
 
 // Retry implements Queue.
-func (q *RedisQueue) Retry(ctx context.Context, d Delivery, delay time.Duration) error {
+func (q *Queue) Retry(ctx context.Context, d consolidate.Delivery, delay time.Duration) error {
 	if delay < 0 {
-		return fmt.Errorf("%w: negative delay %v", ErrInvalidMessage, delay)
+		return fmt.Errorf("%w: negative delay %v", consolidate.ErrInvalidMessage, delay)
 	}
 	return q.settle(ctx, "retry", d, ceilMillis(delay).Milliseconds())
 }
 
 // Bury implements Queue.
-func (q *RedisQueue) Bury(ctx context.Context, d Delivery, reason string) error {
+func (q *Queue) Bury(ctx context.Context, d consolidate.Delivery, reason string) error {
 	return q.settle(ctx, "bury", d, reason)
 }
 
 // DeadLetters implements Queue.
-func (q *RedisQueue) DeadLetters(ctx context.Context, queue string, limit int) ([]DeadLetter, error) {
+func (q *Queue) DeadLetters(ctx context.Context, queue string, limit int) ([]consolidate.DeadLetter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -341,7 +343,7 @@ func (q *RedisQueue) DeadLetters(ctx context.Context, queue string, limit int) (
 	if len(res)%5 != 0 {
 		return nil, fmt.Errorf("consolidate: dead letters of %s: malformed reply of %d values", queue, len(res))
 	}
-	var out []DeadLetter
+	var out []consolidate.DeadLetter
 	for i := 0; i < len(res); i += 5 {
 		id, _ := res[i].(string)
 		body, _ := res[i+1].(string)
@@ -350,13 +352,13 @@ func (q *RedisQueue) DeadLetters(ctx context.Context, queue string, limit int) (
 		at, _ := res[i+4].(string)
 		attempt, _ := strconv.Atoi(as)
 		ms, _ := strconv.ParseFloat(at, 64)
-		out = append(out, DeadLetter{ID: id, Body: []byte(body), Reason: reason, Attempt: attempt, At: time.UnixMilli(int64(ms))})
+		out = append(out, consolidate.DeadLetter{ID: id, Body: []byte(body), Reason: reason, Attempt: attempt, At: time.UnixMilli(int64(ms))})
 	}
 	return out, nil
 }
 
 // Requeue implements Queue.
-func (q *RedisQueue) Requeue(ctx context.Context, queue, id string) error {
+func (q *Queue) Requeue(ctx context.Context, queue, id string) error {
 	if q.err != nil {
 		return q.err
 	}
@@ -366,13 +368,13 @@ func (q *RedisQueue) Requeue(ctx context.Context, queue, id string) error {
 		return fmt.Errorf("consolidate: requeue %s/%s: %w", queue, id, err)
 	}
 	if n != 1 {
-		return fmt.Errorf("%w: dead letter %q", ErrNotFound, id)
+		return fmt.Errorf("%w: dead letter %q", consolidate.ErrNotFound, id)
 	}
 	return nil
 }
 
 // Delete implements Queue.
-func (q *RedisQueue) Delete(ctx context.Context, queue, id string) error {
+func (q *Queue) Delete(ctx context.Context, queue, id string) error {
 	if q.err != nil {
 		return q.err
 	}
@@ -384,20 +386,20 @@ func (q *RedisQueue) Delete(ctx context.Context, queue, id string) error {
 }
 
 // Stats implements Queue.
-func (q *RedisQueue) Stats(ctx context.Context, queue string) (QueueStats, error) {
+func (q *Queue) Stats(ctx context.Context, queue string) (consolidate.QueueStats, error) {
 	if err := ctx.Err(); err != nil {
-		return QueueStats{}, err
+		return consolidate.QueueStats{}, err
 	}
 	if q.err != nil {
-		return QueueStats{}, q.err
+		return consolidate.QueueStats{}, q.err
 	}
 	k := q.keys(queue)
 	n, err := redisStatsScript.Run(ctx, q.client, []string{k.waiting, k.inflight, k.dead}).Int64Slice()
 	if err != nil {
-		return QueueStats{}, fmt.Errorf("consolidate: stats of %s: %w", queue, err)
+		return consolidate.QueueStats{}, fmt.Errorf("consolidate: stats of %s: %w", queue, err)
 	}
 	if len(n) != 4 {
-		return QueueStats{}, fmt.Errorf("consolidate: stats of %s: malformed reply of %d values", queue, len(n))
+		return consolidate.QueueStats{}, fmt.Errorf("consolidate: stats of %s: malformed reply of %d values", queue, len(n))
 	}
-	return QueueStats{Ready: int(n[0]), Delayed: int(n[1]), InFlight: int(n[2]), Dead: int(n[3])}, nil
+	return consolidate.QueueStats{Ready: int(n[0]), Delayed: int(n[1]), InFlight: int(n[2]), Dead: int(n[3])}, nil
 }

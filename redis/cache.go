@@ -1,4 +1,4 @@
-package consolidate
+package redis
 
 import (
 	"context"
@@ -7,18 +7,19 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/go-consolidate/consolidate"
+	goredis "github.com/redis/go-redis/v9"
 )
 
-// RedisCacheOptions configures a RedisCache. The zero value is ready to
+// CacheOptions configures a Cache. The zero value is ready to
 // use.
-type RedisCacheOptions struct {
+type CacheOptions struct {
 	// Prefix starts every cache key; the entry for key k lives at
 	// Prefix+"cache:"+k. Defaults to "consolidate:".
 	Prefix string
 }
 
-// RedisCache is a Cache on Redis, Redis Cluster or Dragonfly, shared by
+// Cache is a Cache on Redis, Redis Cluster or Dragonfly, shared by
 // every process that points at it. Each entry is one hash with the fields
 // v (version, decimal), n ("1" for a negative entry, else "0") and d (the
 // value), expiring with the hash as a whole.
@@ -26,54 +27,54 @@ type RedisCacheOptions struct {
 // Fill is one Lua script that compares versions and writes in the same
 // step, so two processes filling the same key concurrently can never leave
 // the older version in place.
-type RedisCache struct {
-	client redis.UniversalClient
+type Cache struct {
+	client goredis.UniversalClient
 	prefix string
 }
 
-var _ Cache = (*RedisCache)(nil)
+var _ consolidate.Cache = (*Cache)(nil)
 
-// NewRedisCache returns a Cache on client. opts may be nil.
-func NewRedisCache(client redis.UniversalClient, opts *RedisCacheOptions) *RedisCache {
-	var o RedisCacheOptions
+// NewCache returns a Cache on client. opts may be nil.
+func NewCache(client goredis.UniversalClient, opts *CacheOptions) *Cache {
+	var o CacheOptions
 	if opts != nil {
 		o = *opts
 	}
 	if o.Prefix == "" {
 		o.Prefix = defaultRedisPrefix
 	}
-	return &RedisCache{client: client, prefix: o.Prefix}
+	return &Cache{client: client, prefix: o.Prefix}
 }
 
-func (c *RedisCache) key(k string) string { return c.prefix + "cache:" + k }
+func (c *Cache) key(k string) string { return c.prefix + "cache:" + k }
 
 // errNoRedisClient answers every call of a backend built with a nil client.
 var errNoRedisClient = errors.New("consolidate: no Redis client")
 
 // Get implements Cache.
-func (c *RedisCache) Get(ctx context.Context, key string) (CacheEntry, bool, error) {
+func (c *Cache) Get(ctx context.Context, key string) (consolidate.CacheEntry, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return CacheEntry{}, false, err
+		return consolidate.CacheEntry{}, false, err
 	}
 	if c.client == nil {
-		return CacheEntry{}, false, errNoRedisClient
+		return consolidate.CacheEntry{}, false, errNoRedisClient
 	}
 	vals, err := c.client.HMGet(ctx, c.key(key), "v", "n", "d").Result()
 	if err != nil {
-		if errors.Is(err, redis.Nil) {
-			return CacheEntry{}, false, nil
+		if errors.Is(err, goredis.Nil) {
+			return consolidate.CacheEntry{}, false, nil
 		}
-		return CacheEntry{}, false, fmt.Errorf("consolidate: cache get %q: %w", key, err)
+		return consolidate.CacheEntry{}, false, fmt.Errorf("consolidate: cache get %q: %w", key, err)
 	}
 	if len(vals) != 3 || vals[0] == nil {
-		return CacheEntry{}, false, nil
+		return consolidate.CacheEntry{}, false, nil
 	}
 	vs, _ := vals[0].(string)
 	version, err := strconv.ParseInt(vs, 10, 64)
 	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("consolidate: cache get %q: malformed version %q", key, vs)
+		return consolidate.CacheEntry{}, false, fmt.Errorf("consolidate: cache get %q: malformed version %q", key, vs)
 	}
-	e := CacheEntry{Version: version}
+	e := consolidate.CacheEntry{Version: version}
 	if n, _ := vals[1].(string); n == "1" {
 		e.Negative = true
 	}
@@ -88,7 +89,7 @@ func (c *RedisCache) Get(ctx context.Context, key string) (CacheEntry, bool, err
 // numbers, which are doubles and would round int64 versions above 2^53.
 //
 // KEYS[1] entry hash; ARGV: version, negative ("1"/"0"), value, ttl ms.
-var redisFillScript = redis.NewScript(`
+var redisFillScript = goredis.NewScript(`
 local function less(a, b)
 	local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
 	if na ~= nb then return na end
@@ -107,7 +108,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`)
 
 // Fill implements Cache.
-func (c *RedisCache) Fill(ctx context.Context, key string, e CacheEntry, ttl time.Duration) (bool, error) {
+func (c *Cache) Fill(ctx context.Context, key string, e consolidate.CacheEntry, ttl time.Duration) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -130,7 +131,7 @@ func (c *RedisCache) Fill(ctx context.Context, key string, e CacheEntry, ttl tim
 }
 
 // Delete implements Cache.
-func (c *RedisCache) Delete(ctx context.Context, key string) error {
+func (c *Cache) Delete(ctx context.Context, key string) error {
 	if c.client == nil {
 		return errNoRedisClient
 	}
