@@ -90,7 +90,10 @@
 //
 // Options.IdleInTransactionTimeout ends a session whose client vanished
 // inside a transaction, so its locks do not hold such a check (and the
-// account's Submits) up until the server notices the lost client.
+// account's Submits) up until the server notices the lost client. A
+// client cut off in the middle of sending a batch is noticed only
+// through TCP: set the server's tcp_keepalives_idle, _interval, _count
+// and tcp_user_timeout to a few seconds where clients run on other hosts.
 //
 // # Failures
 //

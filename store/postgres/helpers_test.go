@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math/big"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -26,14 +27,16 @@ const (
 )
 
 // signatures makes every signature of the test binary unique, as real
-// ones are.
+// ones are; the process ID keeps those of test binaries run side by side
+// apart.
 var signatures atomic.Uint64
 
 func sign(nonce uint64) (consolidate.SignedTx, error) {
-	var b [28]byte
+	var b [36]byte
 	binary.BigEndian.PutUint64(b[:], nonce)
 	binary.BigEndian.PutUint64(b[8:], signatures.Add(1))
-	copy(b[16:], "test signature")
+	binary.BigEndian.PutUint64(b[16:], uint64(os.Getpid()))
+	copy(b[24:], "test signat")
 	return consolidate.SignedTx{Hash: sha256.Sum256(b[:]), Raw: append([]byte("raw:"), b[:]...)}, nil
 }
 

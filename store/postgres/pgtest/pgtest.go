@@ -45,6 +45,10 @@ type Options struct {
 	// Listen is the address the server listens on. Defaults to
 	// 127.0.0.1.
 	Listen string
+	// Trust lists networks (CIDR, such as 10.77.0.0/24) whose clients
+	// may connect, and stream replication, without a password. Loopback
+	// clients always may.
+	Trust []string
 }
 
 // Server is one postgres process with its own data directory. Its
@@ -110,7 +114,18 @@ func versionOf(binDir string) int {
 // and its directory removed when t ends.
 func Start(t testing.TB, opts *Options) *Server {
 	t.Helper()
-	bin := Binary(t)
+	s, o := newServer(t, Binary(t), opts)
+	if err := s.initdb(o.Trust); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	s.launch(t, o)
+	return s
+}
+
+// newServer makes the temporary directory of a server that has no data
+// directory yet, owned by the user it will run as.
+func newServer(t testing.TB, bin string, opts *Options) (*Server, Options) {
+	t.Helper()
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -130,20 +145,24 @@ func Start(t testing.TB, opts *Options) *Server {
 	if err := cred.own(dir); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	s := &Server{Host: o.Listen, Dir: dir, bin: bin, cred: cred}
-	if err := s.initdb(); err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
+	return &Server{Host: o.Listen, Dir: dir, bin: bin, cred: cred}, o
+}
+
+// launch starts the server on its data directory and a free port, and
+// has it killed when t ends.
+func (s *Server) launch(t testing.TB, o Options) {
+	t.Helper()
 	t.Cleanup(s.Kill)
 	// A free port can be taken by someone else between the probe and the
 	// server's bind; a few attempts make that race harmless.
 	for attempt := 0; ; attempt++ {
+		var err error
 		if s.Port, err = freePort(o.Listen); err != nil {
 			t.Fatalf("pgtest: %v", err)
 		}
 		s.args = serverArgs(s, o)
 		if err = s.start(); err == nil {
-			return s
+			return
 		}
 		if attempt == 2 {
 			t.Fatalf("pgtest: %v", err)
@@ -151,7 +170,7 @@ func Start(t testing.TB, opts *Options) *Server {
 	}
 }
 
-func (s *Server) initdb() error {
+func (s *Server) initdb(trust []string) error {
 	cmd := exec.Command(filepath.Join(s.bin, "initdb"), "-D", s.dataDir(), "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
@@ -159,7 +178,21 @@ func (s *Server) initdb() error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	return nil
+	if len(trust) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(s.dataDir(), "pg_hba.conf"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	for _, network := range trust {
+		if _, _, err := net.ParseCIDR(network); err != nil {
+			f.Close()
+			return fmt.Errorf("trusted network: %w", err)
+		}
+		fmt.Fprintf(f, "host all all %[1]s trust\nhost replication all %[1]s trust\n", network)
+	}
+	return f.Close()
 }
 
 func serverArgs(s *Server, o Options) []string {
