@@ -112,7 +112,7 @@ func (e *env) stored(id int64) consolidate.Transaction {
 
 func (e *env) queueStats() consolidate.QueueStats {
 	e.t.Helper()
-	s, err := e.queue.Stats(e.t.Context(), "reconcile")
+	s, err := queueStats(e.t.Context(), e.queue, "reconcile")
 	if err != nil {
 		e.t.Fatal(err)
 	}

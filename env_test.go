@@ -3,6 +3,7 @@ package consolidate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -313,4 +314,14 @@ func (q *lossyQueue) setDrop(v bool) {
 	q.mu.Lock()
 	q.drop = v
 	q.mu.Unlock()
+}
+
+// queueStats counts the messages of queue in q, which must implement
+// QueueInspector, by state.
+func queueStats(ctx context.Context, q consolidate.Queue, queue string) (consolidate.QueueStats, error) {
+	qi, ok := q.(consolidate.QueueInspector)
+	if !ok {
+		return consolidate.QueueStats{}, fmt.Errorf("%T does not implement QueueInspector", q)
+	}
+	return qi.Stats(ctx, queue)
 }

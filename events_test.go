@@ -164,7 +164,7 @@ func TestEventsSurviveCrashBeforePublish(t *testing.T) {
 		t.Fatalf("outbox holds %d events, want 4", n)
 	}
 	for _, queue := range eventQueues {
-		st, err := outage.Queue.Stats(t.Context(), queue)
+		st, err := queueStats(t.Context(), outage.Queue, queue)
 		if err != nil {
 			t.Fatal(err)
 		}

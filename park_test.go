@@ -51,7 +51,7 @@ func (e *env) get(id int64) consolidate.Transaction {
 
 func (e *env) deadLetters() int {
 	e.t.Helper()
-	st, err := e.queue.Stats(e.t.Context(), cmp.Or(e.cfg.QueueName, "reconcile"))
+	st, err := queueStats(e.t.Context(), e.queue, cmp.Or(e.cfg.QueueName, "reconcile"))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -9,14 +9,16 @@ import (
 
 // Queue is an at-least-once task queue with delays, leases and dead
 // letters. The Service keeps its reconcile tasks in one and publishes
-// lifecycle events to others.
+// lifecycle events to others. It holds what the Service needs; a queue an
+// operator can inspect implements QueueInspector too.
 //
 // A claimed delivery is invisible to other claimers for its lease; Ack,
 // Retry and Bury must present the delivery's token, so a worker whose lease
 // expired (and whose task went to someone else) cannot touch it any more.
 // Message IDs are unique within a queue: enqueueing an ID that is already
 // waiting, in flight or dead is a no-op, which makes re-enqueueing after a
-// crash safe.
+// crash safe. The Service validates its queue names once, in New, and
+// builds valid IDs; a backend need not validate messages again.
 type Queue interface {
 	// Enqueue adds all messages, possibly to several queues, atomically:
 	// all are added or none is.
@@ -29,17 +31,25 @@ type Queue interface {
 	// Retry returns a claimed message to the queue, due after delay.
 	Retry(ctx context.Context, d Delivery, delay time.Duration) error
 	// Bury moves a claimed message to the queue's dead letters, where it
-	// stays until Requeue or Delete.
+	// stays until it is requeued or deleted.
 	Bury(ctx context.Context, d Delivery, reason string) error
+	// Delete removes a message in any state. Deleting a missing message is
+	// not an error.
+	Delete(ctx context.Context, queue, id string) error
+}
 
+// QueueInspector is the optional part of a Queue that lets an operator see
+// and act on its dead letters. Find it with a type assertion:
+//
+//	if qi, ok := cfg.Queue.(consolidate.QueueInspector); ok { ... }
+//
+// MemoryQueue and the redis package's queue implement it.
+type QueueInspector interface {
 	// DeadLetters lists up to limit dead letters of queue, oldest first.
 	DeadLetters(ctx context.Context, queue string, limit int) ([]DeadLetter, error)
 	// Requeue moves a dead letter back to the queue, due now, with its
 	// attempt count reset.
 	Requeue(ctx context.Context, queue, id string) error
-	// Delete removes a message in any state. Deleting a missing message is
-	// not an error.
-	Delete(ctx context.Context, queue, id string) error
 	// Stats counts the messages of queue by state.
 	Stats(ctx context.Context, queue string) (QueueStats, error)
 }
@@ -88,9 +98,11 @@ const (
 	maxMessageIDLen = 256
 )
 
-// ValidateMessage checks m against the rules every Queue applies. Backends
-// call it before enqueueing anything, so a batch with one bad message adds
-// nothing.
+// ValidateMessage checks m against the rules the Service follows: queue
+// names and IDs of 1 to 128 and 256 printable ASCII characters without
+// spaces or braces (braces would break Redis hash tags), and no negative
+// delay. Code that enqueues its own messages directly can check them
+// with it first.
 func ValidateMessage(m Message) error {
 	if err := validateName(m.Queue, maxQueueNameLen); err != nil {
 		return fmt.Errorf("%w: queue: %v", ErrInvalidMessage, err)

@@ -20,7 +20,10 @@ type MemoryQueue struct {
 	queues map[string]*memQueue
 }
 
-var _ Queue = (*MemoryQueue)(nil)
+var (
+	_ Queue          = (*MemoryQueue)(nil)
+	_ QueueInspector = (*MemoryQueue)(nil)
+)
 
 // NewMemoryQueue returns an empty in-process queue.
 func NewMemoryQueue() *MemoryQueue {
@@ -91,11 +94,6 @@ func (q *MemoryQueue) queue(name string) *memQueue {
 func (q *MemoryQueue) Enqueue(ctx context.Context, msgs ...Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	for _, m := range msgs {
-		if err := ValidateMessage(m); err != nil {
-			return err
-		}
 	}
 	now := time.Now()
 	q.mu.Lock()

@@ -66,7 +66,7 @@ func TestRedisServiceEndToEnd(t *testing.T) {
 			t.Fatalf("%s received %d events, want %d", q, seen, 2*len(txs))
 		}
 	}
-	if s, err := queue.Stats(ctx, "reconcile"); err != nil || s.Dead != 0 {
+	if s, err := queueStats(ctx, queue, "reconcile"); err != nil || s.Dead != 0 {
 		t.Fatalf("reconcile queue stats = %+v, %v", s, err)
 	}
 }

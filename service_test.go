@@ -225,7 +225,7 @@ func TestSweeperRecoversLostEnqueue(t *testing.T) {
 	lossy.setDrop(true)
 	tx := e.submit(acct.ID, alice, wei(1e17))
 	lossy.setDrop(false)
-	if s, _ := e.queue.Stats(t.Context(), "reconcile"); s != (consolidate.QueueStats{}) {
+	if s, _ := queueStats(t.Context(), e.queue, "reconcile"); s != (consolidate.QueueStats{}) {
 		t.Fatalf("the task was not lost: %+v", s)
 	}
 	time.Sleep(5 * time.Millisecond)
@@ -263,7 +263,7 @@ func TestSweeperRecoversLostTasksInBulk(t *testing.T) {
 	if err != nil || got != n {
 		t.Fatalf("Sweep = %d, %v; want %d", got, err, n)
 	}
-	s, err := e.queue.Stats(t.Context(), "reconcile")
+	s, err := queueStats(t.Context(), e.queue, "reconcile")
 	if err != nil || s.Ready != n {
 		t.Fatalf("queue %+v, %v; want %d ready", s, err, n)
 	}
@@ -414,7 +414,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Fatalf("account %d has %d transactions after bad input (%v)", id, len(txs), err)
 		}
 	}
-	if s, _ := e.queue.Stats(ctx, "reconcile"); s != (consolidate.QueueStats{}) {
+	if s, _ := queueStats(ctx, e.queue, "reconcile"); s != (consolidate.QueueStats{}) {
 		t.Fatalf("bad input enqueued tasks: %+v", s)
 	}
 	e.invariants(acct.ID, other.ID)

@@ -71,7 +71,10 @@ type redisSettle struct {
 	arg any // delay ms (retry) or reason (bury)
 }
 
-var _ consolidate.Queue = (*Queue)(nil)
+var (
+	_ consolidate.Queue          = (*Queue)(nil)
+	_ consolidate.QueueInspector = (*Queue)(nil)
+)
 
 // redisReapLimit bounds how many expired leases one Claim returns to
 // waiting, so that a claim after a mass crash stays a short script; the
@@ -121,11 +124,6 @@ func (q *Queue) keys(queue string) redisQueueKeys {
 func (q *Queue) Enqueue(ctx context.Context, msgs ...consolidate.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	for _, m := range msgs {
-		if err := consolidate.ValidateMessage(m); err != nil {
-			return err
-		}
 	}
 	if q.err != nil {
 		return q.err

@@ -129,7 +129,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // settledQueue waits until the queue holds nothing ready, delayed or in
 // flight.
-func settledQueue(t *testing.T, q consolidate.Queue) consolidate.QueueStats {
+func settledQueue(t *testing.T, q consolidate.QueueInspector) consolidate.QueueStats {
 	t.Helper()
 	var st consolidate.QueueStats
 	waitFor(t, "empty queue", func() bool {
