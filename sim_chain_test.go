@@ -1,0 +1,372 @@
+package consolidate_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/go-consolidate/consolidate"
+)
+
+// simTx is one signed transaction the model chain knows.
+type simTx struct {
+	hash    common.Hash
+	nonce   uint64
+	to      common.Address
+	amount  *big.Int
+	feeCap  *big.Int
+	cancel  bool
+	foreign bool
+	reject  bool // the node refuses these bytes for good
+}
+
+type simBlock struct {
+	tx      *simTx // nil for an empty block
+	success bool
+}
+
+// simChain is a deterministic Ethereum wallet: a mempool, a canonical chain
+// of one-transaction blocks, finality conf blocks deep, and faults the
+// simulation switches on and off. What the simulation does to it (mine,
+// reorg, drop) draws on the simulation's generator; whether a call of the
+// Service fails is rolled by dice keyed by the call, since a batched pass
+// makes its calls from several goroutines in no fixed order.
+type simChain struct {
+	mu       sync.Mutex
+	rng      *rand.Rand
+	dice     *simDice
+	known    map[common.Hash]*simTx
+	pool     map[common.Hash]*simTx
+	blocks   []simBlock
+	conf     int
+	final    int // blocks [0, final) are final; never lowered
+	baseFee  int64
+	rpcFail  float64 // probability that a call fails transiently
+	rejectP  float64 // probability that a new transfer attempt is unacceptable
+	revertP  float64
+	foreignN uint64
+	// A lagging node answers Statuses and Nonce as of lag blocks below the
+	// head, and FinalizedNonce finLag blocks further back still: a load
+	// balancer may route the second call to an even older node. The
+	// finalized view is never newer than the status view, which is what
+	// lets one look prove a nonce consumed by another transaction (the
+	// opposite skew is what Config.VoidDelay guards against, in wall-clock
+	// time the simulation does not model).
+	lag, finLag int
+	stats       *simCounts
+}
+
+var simSender = common.HexToAddress("0x5e4d000000000000000000000000000000005e4d")
+
+var errSimRPC = errors.New("sim: connection reset by peer")
+
+func (c *simChain) fail(call string, key uint64) error {
+	if c.rpcFail > 0 && c.dice.roll("rpc "+call, key) < c.rpcFail {
+		c.stats.add("fault: rpc error (" + call + ")")
+		return errSimRPC
+	}
+	return nil
+}
+
+// hashKey keys dice by the first bytes of hashes.
+func hashKey(hs ...common.Hash) uint64 {
+	k := uint64(0)
+	for _, h := range hs {
+		k = k*31 + binary.BigEndian.Uint64(h[:8])
+	}
+	return k
+}
+
+// view is what the node answering now has seen: blocks [0, head), of
+// which [0, final) are final; extra lags the final view further.
+func (c *simChain) view(extra int) (head, final int) {
+	head = max(0, len(c.blocks)-c.lag)
+	return head, max(0, c.final-c.lag-extra)
+}
+
+func (c *simChain) Sender() common.Address { return simSender }
+
+// chainNonce is the number of nonces consumed on the canonical chain.
+func (c *simChain) chainNonce() uint64 { return c.noncesIn(len(c.blocks)) }
+
+// noncesIn is the number of nonces consumed in blocks [0, height).
+func (c *simChain) noncesIn(height int) uint64 {
+	n := uint64(0)
+	for _, b := range c.blocks[:height] {
+		if b.tx != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *simChain) finalHeight() int { return c.final }
+
+func (c *simChain) Nonce(context.Context) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fail("nonce", 0); err != nil {
+		return 0, err
+	}
+	// The node's pool still holds what it has not seen mined.
+	head, _ := c.view(0)
+	pending := map[uint64]bool{}
+	for _, tx := range c.pool {
+		pending[tx.nonce] = true
+	}
+	for _, b := range c.blocks[head:] {
+		if b.tx != nil {
+			pending[b.tx.nonce] = true
+		}
+	}
+	n := c.noncesIn(head)
+	for pending[n] {
+		n++
+	}
+	return n, nil
+}
+
+func (c *simChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fail("quote", 0); err != nil {
+		return consolidate.Quote{}, err
+	}
+	return consolidate.Quote{GasLimit: 21000, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(2 * c.baseFee)}, nil
+}
+
+func (c *simChain) sign(nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote, cancel bool) (consolidate.SignedTx, error) {
+	raw := binary.BigEndian.AppendUint64(nil, nonce)
+	raw = append(raw, to.Bytes()...)
+	raw = append(raw, amount.FillBytes(make([]byte, 32))...)
+	raw = binary.BigEndian.AppendUint64(raw, q.GasLimit)
+	raw = append(raw, q.GasTipCap.FillBytes(make([]byte, 32))...)
+	raw = append(raw, q.GasFeeCap.FillBytes(make([]byte, 32))...)
+	h := common.Hash(sha256.Sum256(raw))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.known[h]; !ok {
+		tx := &simTx{hash: h, nonce: nonce, to: to, amount: new(big.Int).Set(amount), feeCap: new(big.Int).Set(q.GasFeeCap), cancel: cancel}
+		if !cancel && c.rejectP > 0 && c.dice.roll("reject", hashKey(h)) < c.rejectP {
+			tx.reject = true
+			c.stats.add("fault: rejected by node")
+		}
+		c.known[h] = tx
+	}
+	return consolidate.SignedTx{Hash: h, Raw: raw}, nil
+}
+
+func (c *simChain) Sign(nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+	return c.sign(nonce, to, amount, q, false)
+}
+
+func (c *simChain) SignCancel(nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+	return c.sign(nonce, simSender, new(big.Int), q, true)
+}
+
+func (c *simChain) Bump(_ context.Context, prev consolidate.Quote) (consolidate.Quote, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	bump := func(x *big.Int, floor int64) *big.Int {
+		v := new(big.Int).Mul(x, big.NewInt(11))
+		v.Div(v, big.NewInt(10))
+		v.Add(v, big.NewInt(1))
+		if f := big.NewInt(floor); v.Cmp(f) < 0 {
+			v = f
+		}
+		return v
+	}
+	return consolidate.Quote{GasLimit: prev.GasLimit, GasTipCap: bump(prev.GasTipCap, 1), GasFeeCap: bump(prev.GasFeeCap, 2*c.baseFee)}, nil
+}
+
+func (c *simChain) landed(h common.Hash) (int, bool) {
+	for i, b := range c.blocks {
+		if b.tx != nil && b.tx.hash == h {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (c *simChain) Broadcast(_ context.Context, raw []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := common.Hash(sha256.Sum256(raw))
+	if err := c.fail("broadcast", hashKey(h)); err != nil {
+		return err
+	}
+	tx, ok := c.known[h]
+	if !ok {
+		return fmt.Errorf("%w: unknown bytes", consolidate.ErrRejected)
+	}
+	if _, ok := c.landed(tx.hash); ok {
+		return nil
+	}
+	if tx.nonce < c.chainNonce() {
+		return fmt.Errorf("%w: nonce %d", consolidate.ErrNonceTooLow, tx.nonce)
+	}
+	if tx.reject {
+		return fmt.Errorf("%w: intrinsic gas too low", consolidate.ErrRejected)
+	}
+	if tx.feeCap.Cmp(big.NewInt(c.baseFee)) < 0 {
+		c.stats.add("fault: underpriced")
+		return fmt.Errorf("%w: fee cap below base fee", consolidate.ErrUnderpriced)
+	}
+	c.pool[tx.hash] = tx
+	return nil
+}
+
+func (c *simChain) Statuses(_ context.Context, hashes []common.Hash) ([]consolidate.ChainStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fail("statuses", hashKey(hashes...)); err != nil {
+		return nil, err
+	}
+	head, final := c.view(0)
+	if c.lag > 0 {
+		c.stats.add("fault: lagging node (statuses)")
+	}
+	out := make([]consolidate.ChainStatus, len(hashes))
+	for i, h := range hashes {
+		bi, ok := c.landed(h)
+		switch {
+		case ok && bi < head:
+			b := c.blocks[bi]
+			num := uint64(bi + 1)
+			st := consolidate.ChainStatus{
+				State:         consolidate.TxMined,
+				Success:       b.success,
+				BlockNumber:   num,
+				BlockHash:     simBlockHash(num, h),
+				Fee:           new(big.Int).Mul(big.NewInt(21000), b.tx.feeCap),
+				Confirmations: uint64(head) - num + 1,
+			}
+			if bi < final {
+				st.State = consolidate.TxFinal
+			}
+			out[i] = st
+		case ok:
+			// Mined above what this node has seen: still in its pool.
+			out[i].State = consolidate.TxPending
+		default:
+			if _, ok := c.pool[h]; ok {
+				out[i].State = consolidate.TxPending
+			}
+		}
+	}
+	return out, nil
+}
+
+func simBlockHash(num uint64, tx common.Hash) common.Hash {
+	return sha256.Sum256(binary.BigEndian.AppendUint64(tx.Bytes(), num))
+}
+
+func (c *simChain) FinalizedNonce(context.Context) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fail("finalized nonce", 0); err != nil {
+		return 0, err
+	}
+	if c.lag+c.finLag > 0 {
+		c.stats.add("fault: lagging node (finalized nonce)")
+	}
+	_, final := c.view(c.finLag)
+	return c.noncesIn(final), nil
+}
+
+// mine appends a block holding one pool transaction with the next nonce,
+// if any (or, with foreign set, a transaction of someone else with the
+// wallet's key that takes the nonce).
+func (c *simChain) mine(foreign bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.chainNonce()
+	var cands []*simTx
+	for _, tx := range c.pool {
+		if tx.nonce == n {
+			cands = append(cands, tx)
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].hash.Cmp(cands[j].hash) < 0 })
+	var b simBlock
+	switch {
+	case foreign:
+		c.foreignN++
+		b = simBlock{tx: &simTx{hash: sha256.Sum256(binary.BigEndian.AppendUint64([]byte("foreign"), c.foreignN)), nonce: n, foreign: true, feeCap: big.NewInt(1)}, success: true}
+		c.stats.add("fault: foreign tx takes nonce")
+	case len(cands) > 0:
+		tx := cands[c.rng.IntN(len(cands))]
+		b = simBlock{tx: tx, success: true}
+		if !tx.cancel && c.rng.Float64() < c.revertP {
+			b.success = false
+			c.stats.add("fault: reverted")
+		}
+	}
+	if b.tx != nil {
+		for h, tx := range c.pool {
+			if tx.nonce == b.tx.nonce {
+				delete(c.pool, h)
+			}
+		}
+	}
+	c.blocks = append(c.blocks, b)
+	c.final = max(c.final, len(c.blocks)-c.conf+1)
+}
+
+// reorg drops up to depth blocks that are not final; their transactions
+// go back to the pool or are lost.
+func (c *simChain) reorg(depth int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for range depth {
+		if len(c.blocks) <= c.final {
+			return
+		}
+		b := c.blocks[len(c.blocks)-1]
+		c.blocks = c.blocks[:len(c.blocks)-1]
+		c.stats.add("fault: reorged block")
+		// Someone else's transaction stays in their node's pool: it comes
+		// back, or its nonce would stay open for good.
+		if b.tx != nil && (b.tx.foreign || c.rng.IntN(2) == 0) {
+			c.pool[b.tx.hash] = b.tx
+		}
+	}
+}
+
+// drop loses one pool transaction, as a node restart or eviction would.
+func (c *simChain) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hs := make([]common.Hash, 0, len(c.pool))
+	for h, tx := range c.pool {
+		if !tx.foreign {
+			hs = append(hs, h)
+		}
+	}
+	if len(hs) == 0 {
+		return
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].Cmp(hs[j]) < 0 })
+	delete(c.pool, hs[c.rng.IntN(len(hs))])
+	c.stats.add("fault: dropped from mempool")
+}
+
+// finalLanding reports the transaction that consumed nonce in a final
+// block, if any.
+func (c *simChain) finalLanding(nonce uint64) (simBlock, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := 0; i < c.finalHeight() && i < len(c.blocks); i++ {
+		if b := c.blocks[i]; b.tx != nil && b.tx.nonce == nonce {
+			return b, true
+		}
+	}
+	return simBlock{}, false
+}
