@@ -442,8 +442,9 @@ func liveTask(ctx context.Context, rdb *redis.Client, prefix string, id int64) (
 }
 
 func checkEvents(ctx context.Context, db *sql.DB, rows map[int64]row, r *report) error {
-	q, err := db.QueryContext(ctx, `SELECT transaction_id, type, status FROM events WHERE type IN (?, ?)`,
-		consolidate.EventSuccessful, consolidate.EventFailed)
+	// Filtered here rather than in SQL, whose placeholders differ between
+	// SQLite and PostgreSQL.
+	q, err := db.QueryContext(ctx, `SELECT transaction_id, type, status FROM events`)
 	if err != nil {
 		return err
 	}
@@ -454,6 +455,9 @@ func checkEvents(ctx context.Context, db *sql.DB, rows map[int64]row, r *report)
 		var typ, status string
 		if err := q.Scan(&id, &typ, &status); err != nil {
 			return err
+		}
+		if typ != string(consolidate.EventSuccessful) && typ != string(consolidate.EventFailed) {
+			continue
 		}
 		final[id]++
 		if final[id] == 2 {
@@ -486,17 +490,13 @@ func loadRows(ctx context.Context, db *sql.DB) (map[int64]row, error) {
 	out := map[int64]row{}
 	for q.Next() {
 		var t row
-		var sender, recipient, amount, feeTotal, feeChain, hash, blockHash []byte
+		var sender, recipient, hash, blockHash []byte
 		var status string
-		if err := q.Scan(&t.id, &t.account, &sender, &recipient, &amount, &feeTotal, &feeChain,
+		if err := q.Scan(&t.id, &t.account, &sender, &recipient, money{&t.amount}, money{&t.feeTotal}, money{&t.feeChain},
 			&t.nonce, &hash, &status, &t.blockNumber, &blockHash); err != nil {
 			return nil, err
 		}
 		t.sender, t.recipient = common.BytesToAddress(sender), common.BytesToAddress(recipient)
-		t.amount, t.feeTotal = new(big.Int).SetBytes(amount), new(big.Int).SetBytes(feeTotal)
-		if feeChain != nil {
-			t.feeChain = new(big.Int).SetBytes(feeChain)
-		}
 		t.hash, t.blockHash = common.BytesToHash(hash), common.BytesToHash(blockHash)
 		t.status = consolidate.Status(status)
 		out[t.id] = t
@@ -534,11 +534,11 @@ func loadAccounts(ctx context.Context, db *sql.DB) (map[int64]balances, error) {
 	out := map[int64]balances{}
 	for q.Next() {
 		var id int64
-		var av, cur []byte
-		if err := q.Scan(&id, &av, &cur); err != nil {
+		var b balances
+		if err := q.Scan(&id, money{&b.available}, money{&b.current}); err != nil {
 			return nil, err
 		}
-		out[id] = balances{new(big.Int).SetBytes(av), new(big.Int).SetBytes(cur)}
+		out[id] = b
 	}
 	return out, q.Err()
 }
@@ -553,11 +553,11 @@ func sumByAccount(ctx context.Context, db *sql.DB, query string) (map[int64]*big
 	out := map[int64]*big.Int{}
 	for q.Next() {
 		var id int64
-		var amount []byte
-		if err := q.Scan(&id, &amount); err != nil {
+		var amount *big.Int
+		if err := q.Scan(&id, money{&amount}); err != nil {
 			return nil, err
 		}
-		add(out, id, new(big.Int).SetBytes(amount))
+		add(out, id, amount)
 	}
 	return out, q.Err()
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/redis"
-	"github.com/go-consolidate/consolidate/store/sqlite"
 )
 
 // serviceConfig is what every process of the soak runs with: the defaults
@@ -59,7 +58,7 @@ func runChild(ctx context.Context, c config) error {
 	}
 	cl := goredis.NewClient(opt)
 	defer cl.Close()
-	store, err := sqlite.Open(c.db, nil)
+	store, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/go-consolidate/consolidate/chain/chaintest"
-	"github.com/go-consolidate/consolidate/store/sqlite"
 )
 
 // initialBalance is each account's first deposit: room for about twenty
@@ -46,10 +44,15 @@ func runController(ctx context.Context, c config) (bool, error) {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	if c.db == "" {
+	switch {
+	case c.postgres != "":
+		c.db = ""
+	case c.db == "":
 		c.db = filepath.Join(dir, "ledger.db")
-	} else if _, err := os.Stat(c.db); err == nil {
-		return false, fmt.Errorf("-db %s exists; the audit needs a ledger this soak alone has written", c.db)
+	default:
+		if _, err := os.Stat(c.db); err == nil {
+			return false, fmt.Errorf("-db %s exists; the audit needs a ledger this soak alone has written", c.db)
+		}
 	}
 	// Keys of their own, so that a shared Redis server's old tasks and
 	// cache entries (IDs start at 1 in every new ledger) cannot meet ours.
@@ -100,10 +103,10 @@ func runController(ctx context.Context, c config) (bool, error) {
 	if c.reorgEvery > 0 {
 		reorg = "head reorg every ~" + c.reorgEvery.String()
 	}
-	fmt.Printf("soak: seed %d, %d submitters and %d workers (%d threads each), SIGKILL every ~%v for %v, %d accounts, block every %v, %s, %d confirmations\n",
-		seed, c.submitters, c.workers, c.threads, c.killEvery, c.duration, c.accounts, c.block, reorg, c.confirmations)
+	fmt.Printf("soak: seed %d, %d submitters and %d workers (%d threads each), SIGKILL every ~%v for %v, %d accounts, block every %v, %s, %d confirmations, ledger %s\n",
+		seed, c.submitters, c.workers, c.threads, c.killEvery, c.duration, c.accounts, c.block, reorg, c.confirmations, ledgerName(c))
 
-	env := append(os.Environ(), keyEnv+"="+hex.EncodeToString(crypto.FromECDSA(sim.Key())))
+	env := append(os.Environ(), keyEnv+"="+hex.EncodeToString(crypto.FromECDSA(sim.Key())), postgresEnv+"="+c.postgres)
 	exe, err := os.Executable()
 	if err != nil {
 		return false, err
@@ -161,7 +164,7 @@ func runController(ctx context.Context, c config) (bool, error) {
 	if err := f.restartExited(); err != nil {
 		return false, err
 	}
-	db, err := sql.Open("sqlite", "file:"+c.db+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := openAudit(c)
 	if err != nil {
 		return false, err
 	}
@@ -206,7 +209,7 @@ func runController(ctx context.Context, c config) (bool, error) {
 // fund creates the accounts (IDs 1 to c.accounts in a new ledger) and
 // makes their first deposits; the controller is the only writer then.
 func fund(ctx context.Context, c config) error {
-	store, err := sqlite.Open(c.db, nil)
+	store, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -217,7 +220,7 @@ func fund(ctx context.Context, c config) error {
 			return err
 		}
 		if a.ID != int64(i+1) {
-			return fmt.Errorf("new ledger gave account ID %d, want %d", a.ID, i+1)
+			return fmt.Errorf("new ledger gave account ID %d, want %d: the audit needs a ledger this soak alone has written", a.ID, i+1)
 		}
 		if _, err := store.Credit(ctx, a.ID, initialBalance, "initial"); err != nil {
 			return err

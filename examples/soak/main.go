@@ -1,5 +1,5 @@
 // Command soak runs several submitter and worker processes on one SQLite
-// ledger, one Redis server and one chain, kills a random one of them with
+// ledger (or, with -postgres, one PostgreSQL database), one Redis server and one chain, kills a random one of them with
 // SIGKILL every few hundred milliseconds and starts it again, then stops
 // the faults, lets the workers finish and audits the ledger against the
 // chain.
@@ -17,7 +17,7 @@
 // once Submit has returned. Workers run Service.Run. All of them share the
 // wallet's key, passed in the environment.
 //
-// The audit reads the SQLite file and the chain directly. It fails (exit
+// The audit reads the ledger's tables and the chain directly. It fails (exit
 // status 1) if a transfer is lost, settled twice, an account is
 // overdrawn, an invariant is broken, or the ledger does not drain within
 // -drain-timeout; and, since a clean ledger proves nothing then, if the
@@ -36,8 +36,12 @@ import (
 	"time"
 )
 
-// keyEnv carries the wallet key to the children: flags show up in ps.
-const keyEnv = "CONSOLIDATE_SOAK_KEY"
+// keyEnv carries the wallet key to the children, and postgresEnv the DSN,
+// which may hold a password: flags show up in ps.
+const (
+	keyEnv      = "CONSOLIDATE_SOAK_KEY"
+	postgresEnv = "CONSOLIDATE_POSTGRES_DSN"
+)
 
 // config is the command line, shared by the controller and its children.
 type config struct {
@@ -48,6 +52,7 @@ type config struct {
 	killEvery    time.Duration
 	redisURL     string
 	db           string
+	postgres     string
 	accounts     int
 	block        time.Duration
 	drainTimeout time.Duration
@@ -79,6 +84,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.killEvery, "kill-every", 300*time.Millisecond, "mean interval between SIGKILLs of a random child")
 	fs.StringVar(&c.redisURL, "redis", "", "redis:// URL of the Redis server for lock, cache and queue (default: start redis-server on a free loopback port)")
 	fs.StringVar(&c.db, "db", "", "SQLite ledger file to create (default: in a new temporary directory); must not exist")
+	fs.StringVar(&c.postgres, "postgres", os.Getenv(postgresEnv), "PostgreSQL DSN (postgres://user:password@host/db) of an empty database to hold the ledger, instead of -db (env "+postgresEnv+")")
 	fs.IntVar(&c.accounts, "accounts", 16, "ledger accounts the submitters spend from")
 	fs.DurationVar(&c.block, "block", 100*time.Millisecond, "block interval of the chain")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "how long the workers may take to finish every transfer once the faults stop")
@@ -108,6 +114,8 @@ func parseFlags(args []string) (config, error) {
 		return config{}, fmt.Errorf("-reorg-every must not be negative")
 	case c.submitters < 1 || c.workers < 1 || c.threads < 1 || c.accounts < 2:
 		return config{}, fmt.Errorf("-submitters, -workers and -threads must be at least 1, -accounts at least 2 (one to run dry, one to top up)")
+	case c.postgres != "" && c.db != "":
+		return config{}, fmt.Errorf("-db and -postgres both name a ledger; give one")
 	case c.minAccepted < 0:
 		return config{}, fmt.Errorf("-min-accepted must not be negative")
 	case c.confirmations < 1 || (c.reorgEvery > 0 && c.confirmations < 2):
