@@ -82,6 +82,20 @@ func (s *Service) CreateAccount(ctx context.Context) (Account, error) {
 	return s.store.CreateAccount(ctx)
 }
 
+// CreateAccountWithKey creates an account with zero balances once per
+// key: repeating it with the same key returns the account it created, with
+// its balances as they stand now. Keys follow the rules of idempotency
+// keys (ErrInvalidReference otherwise).
+func (s *Service) CreateAccountWithKey(ctx context.Context, key string) (Account, error) {
+	if err := ctx.Err(); err != nil {
+		return Account{}, err
+	}
+	if err := checkReference("account key", key); err != nil {
+		return Account{}, err
+	}
+	return s.store.CreateAccountWithKey(ctx, key)
+}
+
 // Account returns an account's balances.
 func (s *Service) Account(ctx context.Context, id int64) (Account, error) {
 	if err := ctx.Err(); err != nil {

@@ -21,6 +21,10 @@ import (
 type Store interface {
 	// CreateAccount creates an empty account.
 	CreateAccount(ctx context.Context) (Account, error)
+	// CreateAccountWithKey creates an empty account once per key (1 to
+	// 255 bytes): a repeated key returns the account created with it, as
+	// it stands, so that a retried request does not open a second one.
+	CreateAccountWithKey(ctx context.Context, key string) (Account, error)
 	// Account returns one account, or ErrNotFound.
 	Account(ctx context.Context, id int64) (Account, error)
 	// Credit adds amount (> 0) to both balances of the account, once per

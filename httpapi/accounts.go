@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/go-consolidate/consolidate"
 )
 
 // initialDepositReference is the credit reference of the deposit made with
@@ -32,12 +34,8 @@ func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if key, e := headerKey(r); e != nil || key != "" {
-		// A retry would open a second account and credit it again: refuse
-		// rather than promise what the request cannot keep.
-		if e == nil {
-			e = invalid("idempotency_unsupported", "POST /accounts cannot be repeated safely; create the account, then deposit with POST /accounts/{id}/deposits and an "+keyHeader)
-		}
+	key, e := headerKey(r)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
@@ -46,7 +44,15 @@ func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	a, err := h.svc.CreateAccount(r.Context())
+	// With a key, a retry finds the account it opened, and the deposit's
+	// fixed reference credits it once.
+	var a consolidate.Account
+	var err error
+	if key != "" {
+		a, err = h.svc.CreateAccountWithKey(r.Context(), key)
+	} else {
+		a, err = h.svc.CreateAccount(r.Context())
+	}
 	if err != nil {
 		writeError(w, h.serviceError(r, err, "account"))
 		return

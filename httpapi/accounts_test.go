@@ -211,13 +211,28 @@ func TestDepositIdempotencyKeyHeader(t *testing.T) {
 	}
 }
 
-func TestCreateAccountRefusesIdempotencyKey(t *testing.T) {
+func TestCreateAccountIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
-	s.doKey("POST", "/accounts", `{"deposit_in_wei": "1000"}`, "open-1").want(t, 422, "idempotency_unsupported")
-	// Nothing was created: the next account is the first.
-	r := s.do("POST", "/accounts", `{}`).want(t, 201, "")
-	if id := int64(r.body["id"].(float64)); id != 1 {
-		t.Fatalf("the refused request created an account: the next one is %d", id)
+	first := s.doKey("POST", "/accounts", `{"deposit_in_wei": "1000"}`, "open-1").want(t, 201, "")
+	// A retry answers with the same account, credited once.
+	again := s.doKey("POST", "/accounts", `{"deposit_in_wei": "1000"}`, "open-1").want(t, 201, "")
+	id := int64(first.body["id"].(float64))
+	if got := int64(again.body["id"].(float64)); got != id {
+		t.Fatalf("retry opened account %d, the first %d", got, id)
 	}
+	if avail, cur := s.balances(id); avail != "1000" || cur != "1000" {
+		t.Fatalf("balances after a retried open: %s %s, want 1000", avail, cur)
+	}
+	// The same key with another deposit is a conflict and changes nothing.
+	s.doKey("POST", "/accounts", `{"deposit_in_wei": "5"}`, "open-1").want(t, 422, "idempotency_conflict")
+	if avail, cur := s.balances(id); avail != "1000" || cur != "1000" {
+		t.Fatalf("balances after a conflicting retry: %s %s, want 1000", avail, cur)
+	}
+	// Without a key, each request opens another account.
+	other := s.do("POST", "/accounts", `{}`).want(t, 201, "")
+	if got := int64(other.body["id"].(float64)); got == id {
+		t.Fatalf("a request without a key returned account %d again", got)
+	}
+	s.doKey("POST", "/accounts", `{}`, "bad key").want(t, 422, "invalid_reference")
 }

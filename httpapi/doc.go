@@ -65,10 +65,10 @@
 // {"deposit_in_wei": "…"} (or {}). The answer is 201 with the account. The
 // deposit is credited with the reference "initial-deposit"; should that
 // fail after the account was created, the error is returned and the empty
-// account remains. A repeated request creates another account, so it
-// refuses an Idempotency-Key header (422 idempotency_unsupported) rather
-// than seem safe to retry: to fund an account safely, create it empty and
-// deposit with a reference or key.
+// account remains. With an Idempotency-Key header the request is safe to
+// repeat: a retry answers with the account the key opened, as it stands,
+// and credits the deposit once (a retry with another deposit amount is
+// 422 idempotency_conflict). Without one, each request opens an account.
 //
 // POST /accounts/{id}/deposits credits a deposit:
 // {"amount_in_wei": "…", "reference": "bank-transfer-981"}. The reference
@@ -107,7 +107,6 @@
 //	422 invalid_parameter       limit or before of a listing is out of range
 //	422 insufficient_funds      the available balance does not cover amount plus fee
 //	422 idempotency_conflict    the idempotency key or deposit reference was used with a different request, or the Idempotency-Key header differs from the body's key or reference
-//	422 idempotency_unsupported an Idempotency-Key on POST /accounts, which cannot be made safe to repeat
 //	503 unavailable             the lock backend is down or the request timed out; retry (Retry-After)
 //	500 internal                a fault on the server side; logged, never caused by input alone
 //

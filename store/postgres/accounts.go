@@ -17,6 +17,8 @@ const (
 		VALUES (0, 0, $1, $1) RETURNING ` + accountColumns
 	sqlSelectAccount = `SELECT ` + accountColumns + ` FROM accounts WHERE id = $1`
 	sqlLockAccount   = sqlSelectAccount + ` FOR UPDATE`
+	sqlInsertKey     = `INSERT INTO account_keys (key, account_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`
+	sqlSelectKeyed   = `SELECT ` + accountColumns + ` FROM accounts WHERE id = (SELECT account_id FROM account_keys WHERE key = $1)`
 	sqlSelectCredit  = `SELECT amount::text FROM credits WHERE account_id = $1 AND reference = $2`
 	sqlInsertCredit  = `INSERT INTO credits (account_id, reference, amount, created_at) VALUES ($1, $2, $3::numeric, $4)`
 	// The arithmetic is NUMERIC, exact; the wei domain refuses a balance
@@ -51,6 +53,38 @@ func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) 
 		a, err = scanAccount(tx.QueryRow(ctx, sqlInsertAccount, dbTime(time.Now())))
 		return err
 	})
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: create account: %w", err)
+	}
+	return a, nil
+}
+
+// errKeyTaken reports that another account holds the key.
+var errKeyTaken = errors.New("account key taken")
+
+// CreateAccountWithKey creates an account once per key; a repeated key
+// returns the account created with it, as it stands. Two creations with
+// one key at once: the second waits on the first's key row, then finds it
+// taken, rolls its own account back and reads the first's.
+func (s *Store) CreateAccountWithKey(ctx context.Context, key string) (consolidate.Account, error) {
+	if key == "" || len(key) > 255 {
+		return consolidate.Account{}, fmt.Errorf("%w: account key of %d bytes", consolidate.ErrInvalidReference, len(key))
+	}
+	var a consolidate.Account
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if a, err = scanAccount(tx.QueryRow(ctx, sqlInsertAccount, dbTime(time.Now()))); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, sqlInsertKey, key, a.ID)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = errKeyTaken
+		}
+		return err
+	})
+	if errors.Is(err, errKeyTaken) {
+		a, err = scanAccount(s.pool.QueryRow(ctx, sqlSelectKeyed, key))
+	}
 	if err != nil {
 		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: create account: %w", err)
 	}

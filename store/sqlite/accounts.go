@@ -23,31 +23,71 @@ const (
 	sqlUpdateBalance = `UPDATE accounts SET available = ?, current = ?, updated_at = ? WHERE id = ?`
 	sqlSelectCredit  = `SELECT amount FROM credits WHERE account_id = ? AND reference = ?`
 	sqlInsertCredit  = `INSERT INTO credits (account_id, reference, amount, created_at) VALUES (?, ?, ?, ?)`
+	sqlSelectKeyed   = `SELECT account_id FROM account_keys WHERE key = ?`
+	sqlInsertKey     = `INSERT INTO account_keys (key, account_id) VALUES (?, ?)`
 )
 
 // CreateAccount creates an account with zero balances.
 func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) {
+	a, err := s.createAccount(ctx, "")
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: create account: %w", err)
+	}
+	return a, nil
+}
+
+// CreateAccountWithKey creates an account once per key; a repeated key
+// returns the account created with it, as it stands.
+func (s *Store) CreateAccountWithKey(ctx context.Context, key string) (consolidate.Account, error) {
+	if key == "" || len(key) > 255 {
+		return consolidate.Account{}, fmt.Errorf("%w: account key of %d bytes", consolidate.ErrInvalidReference, len(key))
+	}
+	a, err := s.createAccount(ctx, key)
+	if err != nil {
+		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: create account: %w", err)
+	}
+	return a, nil
+}
+
+func (s *Store) createAccount(ctx context.Context, key string) (consolidate.Account, error) {
 	now := time.Now()
 	zero := make([]byte, amountSize)
-	var id int64
+	var a consolidate.Account
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if key != "" {
+			var id int64
+			switch err := tx.QueryRowContext(ctx, sqlSelectKeyed, key).Scan(&id); {
+			case err == nil:
+				var lerr error
+				a, lerr = loadAccount(ctx, tx, id)
+				return lerr
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, sqlInsertAccount, zero, zero, unixNano(now), unixNano(now))
 		if err != nil {
 			return err
 		}
-		id, err = res.LastInsertId()
-		return err
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if key != "" {
+			if _, err := tx.ExecContext(ctx, sqlInsertKey, key, id); err != nil {
+				return err
+			}
+		}
+		a = consolidate.Account{
+			ID:        id,
+			Available: new(big.Int),
+			Current:   new(big.Int),
+			CreatedAt: fromUnixNano(unixNano(now)),
+			UpdatedAt: fromUnixNano(unixNano(now)),
+		}
+		return nil
 	})
-	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: create account: %w", err)
-	}
-	return consolidate.Account{
-		ID:        id,
-		Available: new(big.Int),
-		Current:   new(big.Int),
-		CreatedAt: fromUnixNano(unixNano(now)),
-		UpdatedAt: fromUnixNano(unixNano(now)),
-	}, nil
+	return a, err
 }
 
 // Account returns one account, or ErrNotFound.

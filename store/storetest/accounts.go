@@ -40,6 +40,57 @@ func testCreateAccount(t *testing.T, s consolidate.Store) {
 	}
 }
 
+func testCreateAccountWithKey(t *testing.T, s consolidate.Store) {
+	ctx := t.Context()
+	a, err := s.CreateAccountWithKey(ctx, "open-1")
+	if err != nil {
+		t.Fatalf("CreateAccountWithKey: %v", err)
+	}
+	if _, err := s.Credit(ctx, a.ID, big.NewInt(7), "dep"); err != nil {
+		t.Fatalf("Credit: %v", err)
+	}
+	// A retry returns the same account, as it stands.
+	again, err := s.CreateAccountWithKey(ctx, "open-1")
+	if err != nil {
+		t.Fatalf("CreateAccountWithKey again: %v", err)
+	}
+	if again.ID != a.ID || again.Available.Int64() != 7 || again.Current.Int64() != 7 {
+		t.Errorf("repeated key returned %d: %s/%s, want %d: 7/7", again.ID, again.Available, again.Current, a.ID)
+	}
+	other, err := s.CreateAccountWithKey(ctx, "open-2")
+	if err != nil || other.ID == a.ID {
+		t.Errorf("another key: account %d, %v; want a new account", other.ID, err)
+	}
+	plain, err := s.CreateAccount(ctx)
+	if err != nil || plain.ID == a.ID || plain.ID == other.ID {
+		t.Errorf("CreateAccount after keyed ones: %d, %v", plain.ID, err)
+	}
+	for _, bad := range []string{"", string(make([]byte, 256))} {
+		if _, err := s.CreateAccountWithKey(ctx, bad); !errors.Is(err, consolidate.ErrInvalidReference) {
+			t.Errorf("CreateAccountWithKey(%d bytes): %v, want ErrInvalidReference", len(bad), err)
+		}
+	}
+
+	// Concurrent creations with one key open one account.
+	var wg sync.WaitGroup
+	ids := make([]int64, 8)
+	for i := range ids {
+		wg.Go(func() {
+			got, err := s.CreateAccountWithKey(ctx, "open-concurrent")
+			if err != nil {
+				t.Errorf("concurrent CreateAccountWithKey: %v", err)
+			}
+			ids[i] = got.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("one key opened accounts %v", ids)
+		}
+	}
+}
+
 func testCredit(t *testing.T, s consolidate.Store) {
 	ctx := t.Context()
 	a := fund(t, s, 0)

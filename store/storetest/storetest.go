@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) consolidate.Store) {
 		fn   func(*testing.T, consolidate.Store)
 	}{
 		{"CreateAccount", testCreateAccount},
+		{"CreateAccountWithKey", testCreateAccountWithKey},
 		{"Credit", testCredit},
 		{"CreditInvalid", testCreditInvalid},
 		{"CreditConcurrent", testCreditConcurrent},
