@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -128,4 +129,18 @@ func errorSample(results []result) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// wantSpent checks that account, funded with n holds, holds n transfers
+// and nothing more to spend: it was spent exactly, never beyond.
+func wantSpent(t *testing.T, s *postgres.Store, c *pgx.Conn, account int64, n int) {
+	t.Helper()
+	var spent int
+	if err := c.QueryRow(t.Context(), `SELECT count(*) FROM transactions WHERE account_id = $1`, account).Scan(&spent); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Account(t.Context(), account)
+	if err != nil || spent != n || a.Available.Sign() != 0 || a.Current.Cmp(big.NewInt(int64(n)*hold)) != 0 {
+		t.Errorf("account %d: %d transfers, %+v, %v; want %d, available 0", account, spent, a, err, n)
+	}
 }

@@ -106,6 +106,13 @@ func runClient(raw string) int {
 		_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
 		cancel()
 	}()
+	submitLoops(ctx, s, cfg, report)
+	return 0
+}
+
+// submitLoops runs cfg's loops of Submits on s until ctx ends, reporting
+// each result.
+func submitLoops(ctx context.Context, s *postgres.Store, cfg clientConfig, report func(result)) {
 	var wg sync.WaitGroup
 	loop := func(next func(i int) (int64, string)) {
 		wg.Go(func() {
@@ -126,5 +133,4 @@ func runClient(raw string) int {
 	}
 	loop(func(i int) (int64, string) { return cfg.Shared, fmt.Sprintf("shared-%d", i) })
 	wg.Wait()
-	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"sync"
@@ -125,14 +124,7 @@ func testHosts(t *testing.T, partition bool) {
 	if n.funds == 0 {
 		t.Error("no Submit was refused for funds: the hot account never ran dry")
 	}
-	var spent int
-	if err := c.QueryRow(t.Context(), `SELECT count(*) FROM transactions WHERE account_id = $1`, hot).Scan(&spent); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Account(t.Context(), hot)
-	if err != nil || spent != hotTransfers || a.Available.Sign() != 0 || a.Current.Cmp(big.NewInt(hotTransfers*hold)) != 0 {
-		t.Errorf("hot account: %d transfers, %+v, %v; want %d, available 0", spent, a, err, hotTransfers)
-	}
+	wantSpent(t, s, c, hot, hotTransfers)
 	storetest.CheckInvariants(t, s, append(accts, hot, shared)...)
 	wantGapFree(t, c)
 }

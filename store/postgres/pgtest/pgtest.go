@@ -88,6 +88,11 @@ func Binary(t testing.TB) string {
 // binDir finds the directory holding both initdb and postgres.
 func binDir() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
+		// A link on PATH leads to the directory that holds the other
+		// binaries too (pg_basebackup for a standby).
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
 		dir := filepath.Dir(p)
 		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
 			return dir, nil
