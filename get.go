@@ -84,7 +84,7 @@ func (s *Service) cached(ctx context.Context, key string, id int64) (tx Transact
 	defer cancel()
 	e, ok, err := s.cfg.Cache.Get(cctx, key)
 	if err != nil {
-		s.log.WarnContext(ctx, "consolidate: cache get", "key", key, "err", err)
+		s.log.WarnContext(ctx, "consolidate: cache get failed", "key", key, "err", err)
 		return Transaction{}, false, nil
 	}
 	if !ok {

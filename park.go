@@ -72,7 +72,7 @@ func (s *Service) watchParked(ctx context.Context) {
 	due, below := time.Now(), uint64(noNonce)
 	for {
 		if _, err := s.recheckParked(ctx, due, below); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "consolidate: check parked transfers", "err", err)
+			s.log.WarnContext(ctx, "consolidate: parked check failed", "err", err)
 		}
 		if below != noNonce {
 			sleep(ctx, parkWakeGap)
@@ -140,17 +140,17 @@ func (s *Service) parkedChecked(ctx context.Context, c check) {
 	if c.err == nil && c.tx.Status.Final() {
 		s.log.InfoContext(ctx, "consolidate: parked transfer settled", "tx", id, "status", c.tx.Status)
 		if err := s.cfg.Queue.Delete(ctx, s.cfg.QueueName, taskID(id)); err != nil {
-			s.log.WarnContext(ctx, "consolidate: delete dead letter of a settled transfer", "tx", id, "err", err)
+			s.log.WarnContext(ctx, "consolidate: dead letter delete failed", "tx", id, "err", err)
 		}
 		return
 	}
 	if c.err != nil {
-		s.log.WarnContext(ctx, "consolidate: check parked transfer", "tx", id, "err", c.err)
+		s.log.WarnContext(ctx, "consolidate: parked check failed", "tx", id, "err", c.err)
 	}
 	if id == 0 {
 		return
 	}
 	if err := s.park(ctx, id); err != nil && !errors.Is(err, ErrNotPending) {
-		s.log.WarnContext(ctx, "consolidate: park", "tx", id, "err", err)
+		s.log.WarnContext(ctx, "consolidate: park failed", "tx", id, "err", err)
 	}
 }

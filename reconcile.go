@@ -117,7 +117,7 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 		voided := s.voidsDue(ctx, cs, suspects)
 		parallel(len(voided), func(k int) {
 			c := &cs[voided[k]]
-			s.log.WarnContext(ctx, "consolidate: nonce consumed by a foreign transaction; transfer voided", "tx", c.tx.ID, "nonce", c.tx.Nonce)
+			s.log.WarnContext(ctx, "consolidate: transfer voided", "tx", c.tx.ID, "nonce", c.tx.Nonce, "reason", "nonce taken by a foreign transaction")
 			c.tx, c.err = s.settle(ctx, c.tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
 		})
 	}
@@ -178,7 +178,7 @@ func (s *Service) byWallet(cs []check, idx []int) (own, foreign []int) {
 func (s *Service) watch(ctx context.Context, cs []check, idx []int) {
 	parallel(len(idx), func(k int) {
 		c := &cs[idx[k]]
-		s.log.WarnContext(ctx, "consolidate: transfer signed by another wallet; only that wallet's service can bump or cancel it", "tx", c.tx.ID, "from", c.tx.From, "wallet", s.sender)
+		s.log.WarnContext(ctx, "consolidate: transfer of another wallet", "tx", c.tx.ID, "from", c.tx.From, "wallet", s.sender, "hint", "only its own wallet can bump or cancel it")
 		if c.sts[len(c.sts)-1].State != TxUnknown {
 			return
 		}
@@ -323,7 +323,7 @@ func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (T
 		return tx, err
 	}
 	if err == nil {
-		s.log.InfoContext(ctx, "consolidate: settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
+		s.log.InfoContext(ctx, "consolidate: transfer settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
 		if settled.From == s.sender {
 			s.wakeParked(settled.Nonce)
 		}

@@ -49,7 +49,7 @@ func (s *Service) refresh(ctx context.Context, tx Transaction) {
 func (s *Service) entry(ctx context.Context, tx Transaction) (CacheEntry, bool) {
 	b, err := encodeTransaction(tx)
 	if err != nil {
-		s.log.ErrorContext(ctx, "consolidate: encode transaction for cache", "tx", tx.ID, "err", err)
+		s.log.ErrorContext(ctx, "consolidate: cache encode failed", "tx", tx.ID, "err", err)
 		return CacheEntry{}, false
 	}
 	return CacheEntry{Version: tx.Version, Value: b}, true
@@ -63,7 +63,7 @@ func (s *Service) fillEntry(ctx context.Context, key string, e CacheEntry, ttl t
 	defer cancel()
 	_, err := s.cfg.Cache.Fill(fctx, key, e, jitter(ttl, s.cfg.CacheJitter))
 	if err != nil {
-		s.log.WarnContext(ctx, "consolidate: cache fill", "key", key, "err", err)
+		s.log.WarnContext(ctx, "consolidate: cache fill failed", "key", key, "err", err)
 	}
 	return err
 }
@@ -111,7 +111,7 @@ func (s *Service) repair(ctx context.Context, key string, e CacheEntry) {
 		return
 	}
 	if len(s.repairs) >= maxRepairs {
-		s.log.WarnContext(ctx, "consolidate: too many cache entries to repair; this one expires on its own", "key", key)
+		s.log.WarnContext(ctx, "consolidate: cache repair skipped", "key", key, "repairs", maxRepairs)
 		return
 	}
 	if s.repairs == nil {

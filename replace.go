@@ -23,7 +23,7 @@ func (s *Service) advance(ctx context.Context, tx Transaction, attempts []Attemp
 		// No replacement fits under the maximum fee (the attempt may be
 		// priced at it already), but the node has lost the attempt we
 		// have: its bytes can still land once the base fee allows.
-		s.log.WarnContext(ctx, "consolidate: cannot bump a stuck transfer; sending it again as it is", "tx", tx.ID, "err", err)
+		s.log.WarnContext(ctx, "consolidate: stuck transfer resent unbumped", "tx", tx.ID, "err", err)
 	}
 	if lost {
 		return s.send(ctx, tx, latest)
@@ -79,12 +79,12 @@ func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
 	}
 	open, err := s.openFrom(ctx, next)
 	if err != nil {
-		s.log.WarnContext(ctx, "consolidate: refill: read open transfers", "err", err)
+		s.log.WarnContext(ctx, "consolidate: refill read failed", "err", err)
 		return
 	}
 	if len(open) == 0 || open[0].Nonce != next {
 		s.refillNext = time.Now().Add(refillRetry)
-		s.log.WarnContext(ctx, "consolidate: the node lacks the wallet's next nonce and no open transfer holds it", "nonce", next)
+		s.log.WarnContext(ctx, "consolidate: refill nonce missing", "nonce", next, "reason", "no open transfer holds it")
 		return
 	}
 	sent := 0
@@ -96,15 +96,15 @@ func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
 		if err := s.chain.Broadcast(ctx, as[len(as)-1].Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
 			// Its own check deals with a refusal (underpriced, rejected):
 			// make it due now, since nothing above it can land first.
-			s.log.InfoContext(ctx, "consolidate: refill: broadcast refused; checking the transfer now", "tx", tx.ID, "nonce", tx.Nonce, "err", err)
+			s.log.InfoContext(ctx, "consolidate: refill broadcast refused", "tx", tx.ID, "nonce", tx.Nonce, "err", err)
 			if err := s.enqueueReconcile(ctx, 0, tx.ID); err != nil {
-				s.log.WarnContext(ctx, "consolidate: refill: enqueue", "tx", tx.ID, "err", err)
+				s.log.WarnContext(ctx, "consolidate: refill enqueue failed", "tx", tx.ID, "err", err)
 			}
 			break
 		}
 		sent++
 	}
-	s.log.InfoContext(ctx, "consolidate: refilled the node with the wallet's lowest open nonces", "from", next, "sent", sent)
+	s.log.InfoContext(ctx, "consolidate: node refilled", "from", next, "sent", sent)
 }
 
 // openFrom returns the wallet's open transfers with nonces from next up,
@@ -174,7 +174,7 @@ func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
 	case errors.Is(err, ErrNonceTooLow):
 		// Something took the nonce, perhaps one of our own attempts that
 		// the node has not indexed yet: the next check decides.
-		s.log.InfoContext(ctx, "consolidate: nonce already used; checking attempts next time", "tx", tx.ID, "nonce", tx.Nonce)
+		s.log.InfoContext(ctx, "consolidate: nonce already used", "tx", tx.ID, "nonce", tx.Nonce)
 		return nil
 	case errors.Is(err, ErrUnderpriced):
 		return s.replace(ctx, tx, a.Quote, a.Cancel)
@@ -184,10 +184,10 @@ func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
 		// the refund follows once the cancel is final. The rejected
 		// attempt never entered the pool, so the cancel is priced from
 		// the network's current fees rather than as a bump over it.
-		s.log.ErrorContext(ctx, "consolidate: transfer rejected by the node; cancelling its nonce", "tx", tx.ID, "err", err)
+		s.log.ErrorContext(ctx, "consolidate: transfer rejected", "tx", tx.ID, "err", err)
 		return s.replace(ctx, tx, Quote{GasLimit: a.Quote.GasLimit, GasTipCap: new(big.Int), GasFeeCap: new(big.Int)}, true)
 	case errors.Is(err, ErrWalletUnderfunded):
-		s.log.ErrorContext(ctx, "consolidate: sending wallet cannot pay; top it up", "tx", tx.ID, "wallet", s.sender, "err", err)
+		s.log.ErrorContext(ctx, "consolidate: wallet underfunded", "tx", tx.ID, "wallet", s.sender, "err", err, "hint", "top up the wallet")
 	}
 	return fmt.Errorf("consolidate: broadcast transaction %d: %w", tx.ID, err)
 }

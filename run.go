@@ -51,7 +51,7 @@ func (s *Service) work(ctx context.Context) {
 func (s *Service) pass(ctx context.Context) int {
 	ds, err := s.cfg.Queue.Claim(ctx, s.cfg.QueueName, s.cfg.ReconcileBatch, s.cfg.Lease)
 	if err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "consolidate: claim", "err", err)
+		s.log.WarnContext(ctx, "consolidate: claim failed", "err", err)
 	}
 	if len(ds) == 0 {
 		return 0
@@ -70,7 +70,7 @@ func (s *Service) every(ctx context.Context, interval time.Duration, f func(cont
 	defer t.Stop()
 	for {
 		if _, err := f(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "consolidate: background pass", "err", err)
+			s.log.WarnContext(ctx, "consolidate: background pass failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -108,7 +108,7 @@ func (s *Service) handle(ctx context.Context, ds []Delivery) {
 	for _, d := range ds {
 		id, err := parseTaskBody(d.Body)
 		if err != nil {
-			s.log.ErrorContext(ctx, "consolidate: bad reconcile task", "task", d.ID, "attempt", d.Attempt, "err", err)
+			s.log.ErrorContext(ctx, "consolidate: reconcile task malformed", "task", d.ID, "attempt", d.Attempt, "err", err)
 			s.bury(ctx, d, err.Error())
 			continue
 		}
@@ -127,16 +127,16 @@ func (s *Service) finish(ctx context.Context, d Delivery, id int64, tx Transacti
 	log := s.log.With("task", d.ID, "attempt", d.Attempt)
 	switch {
 	case errors.Is(err, ErrNotFound) && tx.ID == 0:
-		log.ErrorContext(ctx, "consolidate: reconcile task for a missing transaction", "tx", id)
+		log.ErrorContext(ctx, "consolidate: reconcile task orphaned", "tx", id)
 		s.bury(ctx, d, err.Error())
 		return
 	case err == nil && tx.Status.Final():
 		if err := s.cfg.Queue.Ack(ctx, d); err != nil && !errors.Is(err, ErrLeaseLost) {
-			log.WarnContext(ctx, "consolidate: ack", "err", err)
+			log.WarnContext(ctx, "consolidate: ack failed", "err", err)
 		}
 		return
 	case err != nil:
-		log.WarnContext(ctx, "consolidate: reconcile", "tx", id, "err", err)
+		log.WarnContext(ctx, "consolidate: reconcile failed", "tx", id, "err", err)
 		if tx.ID == 0 {
 			// The store could not even be read: try again soon, without
 			// spending the budget on the store's outage.
@@ -147,17 +147,17 @@ func (s *Service) finish(ctx context.Context, d Delivery, id int64, tx Transacti
 	checks := tx.Checks + 1
 	if checks >= s.cfg.Backoff.Checks {
 		if err := s.park(ctx, id); err != nil && !errors.Is(err, ErrNotPending) {
-			log.WarnContext(ctx, "consolidate: park", "tx", id, "err", err)
+			log.WarnContext(ctx, "consolidate: park failed", "tx", id, "err", err)
 			s.retry(ctx, d, s.cfg.Backoff.Max)
 			return
 		}
-		log.ErrorContext(ctx, "consolidate: reconcile budget spent, task dead-lettered; the transaction stays PENDING", "tx", id, "checks", checks, "next_check", s.cfg.ParkedCheckInterval)
+		log.ErrorContext(ctx, "consolidate: reconcile budget spent", "tx", id, "status", tx.Status, "checks", checks, "next_check", s.cfg.ParkedCheckInterval)
 		s.bury(ctx, d, fmt.Sprintf("not final after %d checks", checks))
 		return
 	}
 	delay := jitter(s.cfg.Backoff.Delay(checks-1), s.cfg.Backoff.Jitter)
 	if err := s.store.Reschedule(ctx, id, checks, time.Now().Add(delay)); err != nil && !errors.Is(err, ErrNotPending) {
-		log.WarnContext(ctx, "consolidate: reschedule", "tx", id, "err", err)
+		log.WarnContext(ctx, "consolidate: reschedule failed", "tx", id, "err", err)
 	}
 	s.retry(ctx, d, delay)
 }
@@ -165,12 +165,12 @@ func (s *Service) finish(ctx context.Context, d Delivery, id int64, tx Transacti
 func (s *Service) retry(ctx context.Context, d Delivery, delay time.Duration) {
 	// A lost lease means the task already went to another worker.
 	if err := s.cfg.Queue.Retry(ctx, d, delay); err != nil && !errors.Is(err, ErrLeaseLost) {
-		s.log.WarnContext(ctx, "consolidate: retry task", "task", d.ID, "err", err)
+		s.log.WarnContext(ctx, "consolidate: task retry failed", "task", d.ID, "err", err)
 	}
 }
 
 func (s *Service) bury(ctx context.Context, d Delivery, reason string) {
 	if err := s.cfg.Queue.Bury(ctx, d, reason); err != nil && !errors.Is(err, ErrLeaseLost) {
-		s.log.WarnContext(ctx, "consolidate: bury task", "task", d.ID, "err", err)
+		s.log.WarnContext(ctx, "consolidate: task bury failed", "task", d.ID, "err", err)
 	}
 }

@@ -39,7 +39,7 @@ func (s *Service) voidsDue(ctx context.Context, cs []check, idx []int) []int {
 				}
 			}
 			s.suspects[id] = now
-			s.log.InfoContext(ctx, "consolidate: nonce consumed by another transaction and none of the transfer's attempts known; voiding it if a later check agrees", "tx", id, "nonce", cs[i].tx.Nonce, "after", s.cfg.VoidDelay)
+			s.log.InfoContext(ctx, "consolidate: void suspected", "tx", id, "nonce", cs[i].tx.Nonce, "void_after", s.cfg.VoidDelay)
 		case now.Sub(first) >= s.cfg.VoidDelay:
 			delete(s.suspects, id)
 			due = append(due, i)
