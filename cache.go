@@ -40,8 +40,7 @@ import (
 // Two limits: a cache that evicts entries early (a Redis maxmemory policy)
 // can drop the repaired entry and let an older fill back in within the
 // second bound; and a process repairs at most 4096 entries at once, the
-// others falling back on the second bound. While the cache keeps failing,
-// Gets read the store.
+// others falling back on the second bound.
 type Cache interface {
 	// Get returns the entry for key and whether there was one.
 	Get(ctx context.Context, key string) (CacheEntry, bool, error)

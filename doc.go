@@ -46,7 +46,10 @@
 //
 // The account lock only makes a concurrent second submit fail fast with
 // ErrAccountLocked. Correctness never depends on it: the store checks
-// balances and allocates nonces on its own.
+// balances and allocates nonces on its own. A holder can pause (GC, swap, a
+// stopped VM) past its lease, or a clock can jump, and then two holders
+// believe they own the key; the overlap can at worst let a second submit
+// through, which the store accepts or rejects exactly as if it came later.
 //
 // # Reconciling
 //
@@ -60,6 +63,13 @@
 // and an event is written, but the transaction stays PENDING: running out
 // of patience is no proof that a transfer failed. Requeue puts it back to
 // work.
+//
+// Such a transfer is parked: its funds stay held and it is checked again
+// every Config.ParkedCheckInterval until it is final, since it can still
+// land (a node outage outlasted the budget, say). If it holds the wallet's
+// lowest open nonce, every later transfer of the wallet waits behind it, so
+// a transfer that settles wakes the parked ones below its nonce at once: a
+// later nonce mined proves theirs consumed, and their check decides.
 //
 // # Errors
 //

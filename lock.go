@@ -14,12 +14,8 @@ import (
 // is answered at once with ErrAccountLocked instead of queuing behind the
 // first.
 //
-// A lease lock is an efficiency and user-experience guard, never the thing
-// that keeps money right: a holder can pause (GC, swap, a stopped VM) past
-// its TTL, or a clock can jump, and then two holders believe they own the
-// key. The Store guards balances and nonces on its own, inside one database
-// transaction, so such an overlap can at worst let a second submit through
-// that the store then accepts or rejects exactly as if it came later.
+// A lease lock is a guard for efficiency, never the thing that keeps money
+// right: two holders may overlap, and the Store decides as if one came later.
 type Locker interface {
 	// Lock takes key for ttl. If someone else holds it, Lock returns an
 	// error wrapping ErrAccountLocked at once; if the backend cannot be

@@ -8,14 +8,8 @@ import (
 	"time"
 )
 
-// A transfer whose task spends the Backoff's checks is parked: its task
-// goes to the dead letters for an operator to see, but the transfer stays
-// PENDING with its funds held, and is checked again every
-// ParkedCheckInterval until it is final. A parked transfer can still land
-// (a node outage outlasted the budget, say), and if it holds its wallet's
-// lowest open nonce every later transfer of the wallet waits behind it. So
-// a settled transfer wakes the parked ones below its nonce at once: a
-// later nonce mined proves theirs consumed, and their check decides.
+// Parked transfers (see "Reconciling" in the package docs) are checked
+// every ParkedCheckInterval, and at once below a nonce that settles.
 
 // parkWakeGap spaces the checks of parked transfers that settlements
 // wake, so that a stream of settlements costs one check a second.

@@ -45,17 +45,9 @@ const (
 
 // refill sends the wallet's lowest open nonces again, in nonce order, when
 // one of the live checks at idx shows that the node has lost a transfer
-// above a nonce it does not hold either.
-//
-// A node keeps only a few dozen of an account's transactions beyond its
-// next nonce (go-ethereum: 64) and silently drops the rest, though it
-// answered each with success. Once it lacks the wallet's lowest open
-// nonce (a crash between commit and broadcast, a restarted node, a
-// reorg), everything sent above that window is dropped, and each transfer
-// rebroadcast at its own check lands in the window only by chance: the
-// wallet's backlog would drain by a handful of nonces per check interval.
-// Sent lowest first, each transaction is executable on arrival, so the
-// node takes them all.
+// above a nonce it does not hold either. A node drops what it holds beyond
+// a few dozen nonces past the account's next one; sent lowest first, each
+// is executable on arrival (RELIABILITY.md tells the story).
 func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
 	lowest, found := uint64(0), false
 	for _, i := range idx {

@@ -14,9 +14,8 @@ import (
 // whose task was lost back into the queue (at start and every
 // SweepInterval), checks parked transactions again (see
 // Config.ParkedCheckInterval), and publishes outbox events to
-// Config.EventQueues. Any
-// number of Run loops, in any number of processes, may share one store and
-// queue.
+// Config.EventQueues. Any number of Run loops, in any number of processes,
+// may share one store and queue.
 //
 // When ctx is done, Run stops claiming, lets running tasks finish (each
 // bounded by TaskTimeout) and returns nil. Errors along the way are logged
