@@ -29,7 +29,7 @@ import (
 //
 //	go test -run 'TestSimulation$' -sim.seed=N .
 var (
-	simSeeds = flag.Int("sim.seeds", 0, "number of seeds the simulation runs (default 200; 20 with -race or -short; env CONSOLIDATE_SIM_SEEDS)")
+	simSeeds = flag.Int("sim.seeds", 0, "number of seeds the simulation runs (default 50; 20 with -race or -short; env CONSOLIDATE_SIM_SEEDS)")
 	simSeed  = flag.Uint64("sim.seed", 0, "run only this seed (replay)")
 	simSteps = flag.Int("sim.steps", 100, "steps per seed")
 	simFirst = flag.Uint64("sim.first", 1, "first seed of the range")
@@ -67,9 +67,10 @@ func TestSimulation(t *testing.T) {
 	} else {
 		n := *simSeeds
 		if n == 0 {
-			// Sized for CI on two cores: the race detector slows each
-			// seed about tenfold.
-			n = 200
+			// Sized for a quick go test on two cores; CI runs 400 more
+			// with -sim.seeds. The race detector slows each seed about
+			// tenfold.
+			n = 50
 			if raceEnabled() {
 				n = 20
 			}
