@@ -96,7 +96,7 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 	final, err := s.chain.FinalizedNonce(ctx)
 	if err != nil {
 		for _, i := range open {
-			cs[i].fail(fmt.Errorf("consolidate: finalized nonce: %w", err))
+			cs[i].fail(wrap("finalized nonce", err))
 		}
 		return cs
 	}
@@ -184,7 +184,7 @@ func (s *Service) watch(ctx context.Context, cs []check, idx []int) {
 		}
 		err := s.chain.Broadcast(ctx, c.attempts[len(c.attempts)-1].Raw)
 		if err != nil && !errors.Is(err, ErrNonceTooLow) {
-			c.err = fmt.Errorf("consolidate: broadcast transaction %d: %w", c.tx.ID, err)
+			c.err = wrap(fmt.Sprintf("broadcast transaction %d", c.tx.ID), err)
 		}
 	})
 }
@@ -236,7 +236,7 @@ func (s *Service) statuses(ctx context.Context, cs []check, idx []int) {
 		return
 	case err != nil:
 		for _, i := range idx {
-			cs[i].fail(fmt.Errorf("consolidate: chain status: %w", err))
+			cs[i].fail(wrap("chain status", err))
 		}
 		return
 	}

@@ -3,7 +3,6 @@ package consolidate
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -48,7 +47,7 @@ func (s *Service) relayOnce(ctx context.Context) (int, error) {
 			}
 		}
 		if err := s.cfg.Queue.Enqueue(ctx, msgs...); err != nil {
-			return total, fmt.Errorf("consolidate: publish events: %w", err)
+			return total, wrap("publish events", err)
 		}
 		if err := s.store.MarkSent(ctx, ids); err != nil {
 			return total, err

@@ -181,7 +181,7 @@ func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
 	case errors.Is(err, ErrWalletUnderfunded):
 		s.log.ErrorContext(ctx, "consolidate: wallet underfunded", "tx", tx.ID, "wallet", s.sender, "err", err, "hint", "top up the wallet")
 	}
-	return fmt.Errorf("consolidate: broadcast transaction %d: %w", tx.ID, err)
+	return wrap(fmt.Sprintf("broadcast transaction %d", tx.ID), err)
 }
 
 // replace signs a new attempt for tx's nonce with fees bumped over prev, a
@@ -191,7 +191,7 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 		// An attempt stored without its quote: price from today's fees.
 		fresh, err := s.chain.Quote(ctx, tx.To, tx.Amount)
 		if err != nil {
-			return fmt.Errorf("consolidate: quote replacement of transaction %d: %w", tx.ID, err)
+			return wrap(fmt.Sprintf("quote replacement of transaction %d", tx.ID), err)
 		}
 		prev.GasLimit = fresh.GasLimit
 		prev.GasTipCap, prev.GasFeeCap = new(big.Int), new(big.Int)
@@ -200,7 +200,7 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 	if err != nil {
 		// Above the maximum fee: the current attempt stays in the pool
 		// until fees come down.
-		return fmt.Errorf("consolidate: bump fees of transaction %d: %w", tx.ID, err)
+		return wrap(fmt.Sprintf("bump fees of transaction %d", tx.ID), err)
 	}
 	var signed SignedTx
 	if cancel {
@@ -209,7 +209,7 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 		signed, err = s.chain.Sign(tx.Nonce, tx.To, tx.Amount, q)
 	}
 	if err != nil {
-		return fmt.Errorf("consolidate: sign replacement of transaction %d: %w", tx.ID, err)
+		return wrap(fmt.Sprintf("sign replacement of transaction %d", tx.ID), err)
 	}
 	a := Attempt{SignedTx: signed, Quote: q, Cancel: cancel, CreatedAt: time.Now()}
 	if err := s.store.AddAttempt(ctx, tx.ID, a); err != nil {
@@ -217,7 +217,7 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 	}
 	s.log.InfoContext(ctx, "consolidate: replacement signed", "tx", tx.ID, "hash", a.Hash, "cancel", cancel, "fee_cap", q.GasFeeCap)
 	if err := s.chain.Broadcast(ctx, a.Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
-		return fmt.Errorf("consolidate: broadcast replacement of transaction %d: %w", tx.ID, err)
+		return wrap(fmt.Sprintf("broadcast replacement of transaction %d", tx.ID), err)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func (s *Service) sweepOnce(ctx context.Context) (int, error) {
 			return total, err
 		}
 		if err := s.enqueueReconcile(ctx, 0, ids...); err != nil {
-			return total, fmt.Errorf("consolidate: sweep enqueue: %w", err)
+			return total, wrap("sweep enqueue", err)
 		}
 		total += len(ids)
 		after = ids[len(ids)-1]

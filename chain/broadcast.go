@@ -24,15 +24,15 @@ func (c *Chain) Broadcast(ctx context.Context, raw []byte) error {
 	}
 	tx := new(types.Transaction)
 	if err := tx.UnmarshalBinary(raw); err != nil {
-		return fmt.Errorf("consolidate: chain: broadcast: %w: undecodable transaction: %w", consolidate.ErrRejected, err)
+		return fmt.Errorf("%w: undecodable transaction: %w", consolidate.ErrRejected, err)
 	}
 	// A transaction for another network is refused by every node of this
 	// one; saying so here gives a clearer error than "invalid sender".
 	if id := tx.ChainId(); id == nil || id.Cmp(c.chainID) != 0 {
-		return fmt.Errorf("consolidate: chain: broadcast %s: %w: chain ID %v, want %v", tx.Hash(), consolidate.ErrRejected, id, c.chainID)
+		return fmt.Errorf("%w: %s has chain ID %v, want %v", consolidate.ErrRejected, tx.Hash(), id, c.chainID)
 	}
 	if err := classify(c.client.SendTransaction(ctx, tx)); err != nil {
-		return fmt.Errorf("consolidate: chain: broadcast %s: %w", tx.Hash(), err)
+		return wrap(fmt.Sprintf("broadcast %s", tx.Hash()), err)
 	}
 	return nil
 }

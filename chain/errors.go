@@ -2,6 +2,8 @@ package chain
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/go-consolidate/consolidate"
 )
@@ -38,3 +40,13 @@ var (
 // errNotNew guards methods called on a Chain that New did not make, which
 // would otherwise dereference nil.
 var errNotNew = errors.New("consolidate: chain: Chain not created with New or Dial")
+
+// wrap says which operation failed, unless err already reads
+// "consolidate: …" (a refusal built on one of the library's sentinels):
+// that says what happened, and the prefix appears once.
+func wrap(op string, err error) error {
+	if strings.HasPrefix(err.Error(), "consolidate: ") {
+		return err
+	}
+	return fmt.Errorf("consolidate: chain: %s: %w", op, err)
+}

@@ -46,10 +46,10 @@ func encodeQuote(q consolidate.Quote) (quoteRow, error) {
 		return r, nil
 	}
 	if r.tipCap, err = encodeAmount(q.GasTipCap); err != nil {
-		return quoteRow{}, fmt.Errorf("gas tip cap %v: %w", q.GasTipCap, err)
+		return quoteRow{}, fmt.Errorf("%w: gas tip cap %v", err, q.GasTipCap)
 	}
 	if r.feeCap, err = encodeAmount(q.GasFeeCap); err != nil {
-		return quoteRow{}, fmt.Errorf("gas fee cap %v: %w", q.GasFeeCap, err)
+		return quoteRow{}, fmt.Errorf("%w: gas fee cap %v", err, q.GasFeeCap)
 	}
 	return r, nil
 }
@@ -179,7 +179,7 @@ func (r attemptRow) args(dst []any, id, seq int64) []any {
 func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt) error {
 	row, err := encodeAttempt(a)
 	if err != nil {
-		return fmt.Errorf("consolidate: sqlite: add attempt to transaction %d: %w", id, err)
+		return wrap(fmt.Sprintf("add attempt to transaction %d", id), err)
 	}
 	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if _, err := pendingSchedule(ctx, tx, id); err != nil {
@@ -191,9 +191,9 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 		case err != nil:
 			return err
 		case owner != id:
-			return fmt.Errorf("hash %s is an attempt of transaction %d: %w", a.Hash, owner, consolidate.ErrIdempotencyConflict)
+			return fmt.Errorf("%w: hash %s is an attempt of transaction %d", consolidate.ErrIdempotencyConflict, a.Hash, owner)
 		case !prev.sameAs(row):
-			return fmt.Errorf("hash %s is recorded with other contents: %w", a.Hash, consolidate.ErrIdempotencyConflict)
+			return fmt.Errorf("%w: hash %s is recorded with other contents", consolidate.ErrIdempotencyConflict, a.Hash)
 		default:
 			return nil // recorded before: a retry
 		}
@@ -204,7 +204,7 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 		return insertAttempt(ctx, tx, id, seq, row)
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: sqlite: add attempt to transaction %d: %w", id, err)
+		return wrap(fmt.Sprintf("add attempt to transaction %d", id), err)
 	}
 	return nil
 }
@@ -216,7 +216,7 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 func (s *Store) Attempts(ctx context.Context, id int64) ([]consolidate.Attempt, error) {
 	as, err := s.attempts(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: sqlite: attempts: %w", err)
+		return nil, wrap("attempts", err)
 	}
 	return as, nil
 }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -34,7 +33,7 @@ func insertEvent(ctx context.Context, tx *wtx, typ string, txID, accountID int64
 func (s *Store) Events(ctx context.Context, limit int) ([]consolidate.Event, error) {
 	evs, err := s.events(ctx, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: sqlite: events: %w", err)
+		return nil, wrap("events", err)
 	}
 	return evs, nil
 }
@@ -88,7 +87,7 @@ func (s *Store) MarkSent(ctx context.Context, ids []int64) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: sqlite: mark sent: %w", err)
+		return wrap("mark sent", err)
 	}
 	return nil
 }

@@ -52,7 +52,7 @@ func (b balances) check() error {
 		return fmt.Errorf("balance invariant violated: available %s, current %s", b.available, b.current)
 	}
 	if b.current.BitLen() > 8*amountSize {
-		return fmt.Errorf("balance would exceed 2^256-1: %w", consolidate.ErrInvalidAmount)
+		return fmt.Errorf("%w: balance would exceed 2^256-1", consolidate.ErrInvalidAmount)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func (t *wtx) saveNonces(ctx context.Context) error {
 func (s *Store) SyncNonce(ctx context.Context, sender common.Address, next uint64) error {
 	n, err := toInt64("nonce", next)
 	if err != nil {
-		return fmt.Errorf("consolidate: sqlite: sync nonce: %w", err)
+		return wrap("sync nonce", err)
 	}
 	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		// A batch that keeps sender's nonce in memory stores it later.
@@ -87,7 +87,7 @@ func (s *Store) SyncNonce(ctx context.Context, sender common.Address, next uint6
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: sqlite: sync nonce: %w", err)
+		return wrap("sync nonce", err)
 	}
 	return nil
 }

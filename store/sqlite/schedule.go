@@ -45,7 +45,7 @@ func pendingSchedule(ctx context.Context, tx *wtx, id int64) (schedule, error) {
 	}
 	sc.status = consolidate.Status(status)
 	if sc.status != consolidate.StatusPending {
-		return schedule{}, fmt.Errorf("transaction %d is %s: %w", id, sc.status, consolidate.ErrNotPending)
+		return schedule{}, fmt.Errorf("%w: transaction %d is %s", consolidate.ErrNotPending, id, sc.status)
 	}
 	return sc, nil
 }
@@ -69,7 +69,7 @@ func (s *Store) Reschedule(ctx context.Context, id int64, checks int, next time.
 		return oneRow(res, id)
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: sqlite: reschedule: %w", err)
+		return wrap("reschedule", err)
 	}
 	return nil
 }
@@ -96,7 +96,7 @@ func (s *Store) Park(ctx context.Context, id int64, next time.Time) error {
 		return insertEvent(ctx, tx, consolidate.EventDeadLettered, id, sc.accountID, consolidate.StatusPending, now)
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: sqlite: park: %w", err)
+		return wrap("park", err)
 	}
 	return nil
 }
@@ -106,7 +106,7 @@ func (s *Store) Park(ctx context.Context, id int64, next time.Time) error {
 func (s *Store) Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	ids, err := s.ids(ctx, sqlDue, t, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: sqlite: due: %w", err)
+		return nil, wrap("due", err)
 	}
 	return ids, nil
 }
@@ -115,7 +115,7 @@ func (s *Store) Due(ctx context.Context, t time.Time, after int64, limit int) ([
 func (s *Store) Parked(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	ids, err := s.ids(ctx, sqlParked, t, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: sqlite: parked: %w", err)
+		return nil, wrap("parked", err)
 	}
 	return ids, nil
 }

@@ -31,7 +31,7 @@ const (
 func (s *Store) Settle(ctx context.Context, id int64, st consolidate.Settlement) (consolidate.Transaction, error) {
 	t, err := s.settle(ctx, id, st)
 	if err != nil {
-		return t, fmt.Errorf("consolidate: sqlite: settle: %w", err)
+		return t, wrap("settle", err)
 	}
 	return t, nil
 }
@@ -46,7 +46,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 	if st.FeeBlockchain != nil {
 		var err error
 		if feeChain, err = encodeAmount(st.FeeBlockchain); err != nil {
-			return consolidate.Transaction{}, fmt.Errorf("blockchain fee %v: %w", st.FeeBlockchain, err)
+			return consolidate.Transaction{}, fmt.Errorf("%w: blockchain fee %v", err, st.FeeBlockchain)
 		}
 	}
 	block, err := toInt64("block number", st.BlockNumber)
@@ -64,7 +64,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 		}
 		if t.Status != consolidate.StatusPending {
 			out = t
-			return fmt.Errorf("transaction %d is %s: %w", id, t.Status, consolidate.ErrNotPending)
+			return fmt.Errorf("%w: transaction %d is %s", consolidate.ErrNotPending, id, t.Status)
 		}
 		hash, raw, err := landed(ctx, tx, t, st.Hash)
 		if err != nil {
@@ -109,7 +109,7 @@ func landed(ctx context.Context, tx *wtx, t consolidate.Transaction, hash common
 	}
 	owner, a, err := attemptByHash(ctx, tx, hash)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && owner != t.ID {
-		return common.Hash{}, nil, fmt.Errorf("transaction %d has no attempt %s: %w", t.ID, hash, consolidate.ErrNotFound)
+		return common.Hash{}, nil, fmt.Errorf("%w: transaction %d has no attempt %s", consolidate.ErrNotFound, t.ID, hash)
 	}
 	if err != nil {
 		return common.Hash{}, nil, err

@@ -226,10 +226,21 @@ func (s *Store) ready(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// wrap says which operation failed, unless err already reads
+// "consolidate: …" (a refusal built on one of the library's sentinels, or
+// an error of the caller's): that says what happened, and the prefix
+// appears once.
+func wrap(op string, err error) error {
+	if strings.HasPrefix(err.Error(), "consolidate: ") {
+		return err
+	}
+	return fmt.Errorf("consolidate: sqlite: %s: %w", op, err)
+}
+
 // notFound maps database/sql's "no row" to the library's sentinel.
 func notFound(err error, what string, id int64) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s %d: %w", what, id, consolidate.ErrNotFound)
+		return fmt.Errorf("%w: %s %d", consolidate.ErrNotFound, what, id)
 	}
 	return err
 }

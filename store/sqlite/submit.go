@@ -45,7 +45,7 @@ const errCodeInsufficientFunds = "insufficient_funds"
 func (s *Store) Submit(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (consolidate.Transaction, bool, error) {
 	t, created, err := s.submit(ctx, p, sign)
 	if err != nil {
-		return consolidate.Transaction{}, false, fmt.Errorf("consolidate: sqlite: submit: %w", err)
+		return consolidate.Transaction{}, false, wrap("submit", err)
 	}
 	return t, created, nil
 }
@@ -53,15 +53,15 @@ func (s *Store) Submit(ctx context.Context, p consolidate.SubmitParams, sign con
 func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (consolidate.Transaction, bool, error) {
 	amount, err := encodeAmount(p.Amount)
 	if err != nil || p.Amount.Sign() == 0 {
-		return consolidate.Transaction{}, false, fmt.Errorf("amount: %w", consolidate.ErrInvalidAmount)
+		return consolidate.Transaction{}, false, fmt.Errorf("%w: amount %v", consolidate.ErrInvalidAmount, p.Amount)
 	}
 	fee, err := encodeAmount(p.FeeTotal)
 	if err != nil {
-		return consolidate.Transaction{}, false, fmt.Errorf("fee: %w", consolidate.ErrInvalidAmount)
+		return consolidate.Transaction{}, false, fmt.Errorf("%w: fee %v", consolidate.ErrInvalidAmount, p.FeeTotal)
 	}
 	quote, err := encodeQuote(p.Quote)
 	if err != nil {
-		return consolidate.Transaction{}, false, fmt.Errorf("quote: %w", err)
+		return consolidate.Transaction{}, false, err
 	}
 	if sign == nil {
 		return consolidate.Transaction{}, false, errors.New("nil sign function")
@@ -95,7 +95,7 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 			return err
 		}
 		if a.Available.Cmp(hold) < 0 {
-			rejected = fmt.Errorf("account %d: %w", p.AccountID, consolidate.ErrInsufficientFunds)
+			rejected = fmt.Errorf("%w: account %d", consolidate.ErrInsufficientFunds, p.AccountID)
 			if p.IdempotencyKey == "" {
 				return nil
 			}
@@ -159,7 +159,7 @@ func (ps *pendingSubmit) signNonce() error {
 		err = checkSigned(st)
 	}
 	if err != nil {
-		return fmt.Errorf("sign nonce %d: %w", ps.nonce, err)
+		return wrap(fmt.Sprintf("submit: sign nonce %d", ps.nonce), err)
 	}
 	ps.signed = st
 	return nil
@@ -305,12 +305,12 @@ func replay(ctx context.Context, tx *wtx, p consolidate.SubmitParams) (consolida
 	case err != nil:
 		return consolidate.Transaction{}, false, err
 	case !bytes.Equal(hash, p.RequestHash[:]):
-		return consolidate.Transaction{}, true, fmt.Errorf("key %q: %w", p.IdempotencyKey, consolidate.ErrIdempotencyConflict)
+		return consolidate.Transaction{}, true, fmt.Errorf("%w: key %q", consolidate.ErrIdempotencyConflict, p.IdempotencyKey)
 	case txID.Valid:
 		t, err := loadTransaction(ctx, tx, txID.Int64)
 		return t, true, err
 	case code.String == errCodeInsufficientFunds:
-		return consolidate.Transaction{}, true, fmt.Errorf("account %d, key %q: %w", p.AccountID, p.IdempotencyKey, consolidate.ErrInsufficientFunds)
+		return consolidate.Transaction{}, true, fmt.Errorf("%w: account %d, key %q", consolidate.ErrInsufficientFunds, p.AccountID, p.IdempotencyKey)
 	}
 	return consolidate.Transaction{}, true, fmt.Errorf("key %q: unknown recorded error %q", p.IdempotencyKey, code.String)
 }

@@ -76,11 +76,11 @@ func loadTransaction(ctx context.Context, q queryer, id int64) (consolidate.Tran
 // Transaction returns one transaction, or ErrNotFound.
 func (s *Store) Transaction(ctx context.Context, id int64) (consolidate.Transaction, error) {
 	if err := s.ready(ctx); err != nil {
-		return consolidate.Transaction{}, fmt.Errorf("consolidate: sqlite: transaction: %w", err)
+		return consolidate.Transaction{}, wrap("transaction", err)
 	}
 	t, err := loadTransaction(ctx, s.r, id)
 	if err != nil {
-		return consolidate.Transaction{}, fmt.Errorf("consolidate: sqlite: %w", err)
+		return consolidate.Transaction{}, wrap("transaction", err)
 	}
 	return t, nil
 }
@@ -91,7 +91,7 @@ func (s *Store) Transaction(ctx context.Context, id int64) (consolidate.Transact
 func (s *Store) Transactions(ctx context.Context, accountID int64, before int64, limit int) ([]consolidate.Transaction, error) {
 	txs, err := s.transactions(ctx, accountID, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: sqlite: transactions: %w", err)
+		return nil, wrap("transactions", err)
 	}
 	return txs, nil
 }
