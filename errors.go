@@ -2,8 +2,9 @@ package consolidate
 
 import "errors"
 
-// Sentinel errors. Every error returned by the Service wraps one of these
-// (or a context error), so callers match them with errors.Is.
+// Sentinel errors, matched with errors.Is. An error of the Service that
+// the caller can act on wraps one of these or a context error; any other
+// is a failure of the store, the chain or a backend, and is transient.
 var (
 	// ErrNotFound: the account or transaction does not exist.
 	ErrNotFound = errors.New("consolidate: not found")
@@ -58,7 +59,7 @@ var (
 	ErrWalletUnderfunded = errors.New("consolidate: sending wallet has insufficient funds")
 	// ErrFeeTooHigh: the network's fees are above the configured maximum,
 	// so no quote or bump can be made now. Returned by Chain.Quote and
-	// Chain.Bump.
+	// Chain.Bump, and so by Submit, which quotes before it stores.
 	ErrFeeTooHigh = errors.New("consolidate: network fee above the configured maximum")
 	// ErrOtherWallet: the transaction was signed by a wallet other than
 	// the Service's (a rotated key, or another service sharing the
