@@ -23,8 +23,11 @@ type Config struct {
 	// availability. Defaults to false: Submit fails with ErrLockUnavailable.
 	LockFailOpen bool
 
-	// Cache fronts Get. Defaults to none: Get reads the store, which is
-	// right for several processes without a shared cache.
+	// Cache fronts Get. Defaults to none: Get reads the store. There is no
+	// in-process default because processes sharing a store would each keep
+	// a private copy that another process's settle never refreshes. Use
+	// NewMemoryCache only when this Service is the one process on its
+	// store, and a shared cache (redis.NewCache) for several.
 	Cache Cache
 	// CacheTTL is how long a cached transaction lives. Defaults to 60 s.
 	CacheTTL time.Duration

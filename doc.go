@@ -8,9 +8,12 @@
 // Users see one concrete type, Service, built by New from a Store (the
 // durable ledger; store/sqlite is the default), a Chain (the wallet and the
 // node; package chain implements it on go-ethereum's ethclient) and an
-// optional Config. Locker, Cache and Queue are small interfaces with
-// in-process defaults in this package and Redis-protocol implementations
-// (Redis, Redis Cluster, Dragonfly) beside them.
+// optional Config. Locker, Cache and Queue are small interfaces. Locker
+// and Queue default to in-process implementations (MemoryLocker,
+// MemoryQueue); Cache defaults to none, since a private cache in each of
+// several processes on one store would miss the others' settles.
+// NewMemoryCache is for a single process, and package redis implements all
+// three on Redis, Redis Cluster and Dragonfly.
 //
 //	svc, err := consolidate.New(store, chain, nil)
 //	tx, err := svc.Submit(ctx, consolidate.SubmitRequest{AccountID: 1, To: to, Amount: amount})
