@@ -45,6 +45,11 @@ func (c config) serves() bool   { return c.role != "worker" }
 func (c config) works() bool    { return c.role != "api" }
 func (c config) embedded() bool { return c.rpcURL == "" }
 
+// temporary reports a ledger that lives as long as the process: the
+// default on the in-process chain, which does not survive the process
+// either, so no transfer can be left pending for a next run.
+func (c config) temporary() bool { return c.db == "" && c.postgres == "" }
+
 // parseConfig reads args (without the program name) and the environment
 // through getenv. Flags win over the environment.
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
@@ -61,7 +66,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&c.addr, "addr", env("CONSOLIDATE_ADDR", "127.0.0.1:8080"), "HTTP listen address (env CONSOLIDATE_ADDR)")
 	fs.BoolVar(&c.admin, "admin", false, "mount the operator routes POST /accounts and POST /accounts/{id}/deposits")
 	fs.StringVar(&c.role, "role", env("CONSOLIDATE_ROLE", "all"), "api (HTTP only), worker (reconciling only) or all (env CONSOLIDATE_ROLE)")
-	fs.StringVar(&c.db, "db", env("CONSOLIDATE_DB", "consolidate.db"), "SQLite ledger file (env CONSOLIDATE_DB)")
+	fs.StringVar(&c.db, "db", env("CONSOLIDATE_DB", ""), "SQLite ledger file, kept across runs (env CONSOLIDATE_DB); if empty, consolidate.db with -rpc, and on the in-process chain a new temporary ledger each run, removed at exit")
 	fs.StringVar(&c.postgres, "postgres", env("CONSOLIDATE_POSTGRES_DSN", ""), "PostgreSQL DSN (postgres://user:password@host/db) of a ledger that processes on several hosts share, instead of -db (env CONSOLIDATE_POSTGRES_DSN)")
 	fs.StringVar(&c.redisURL, "redis", env("CONSOLIDATE_REDIS_URL", ""), "redis:// or rediss:// URL of Redis or Dragonfly for the lock, cache and queue; in-process backends if empty (env CONSOLIDATE_REDIS_URL)")
 	fs.StringVar(&redlock, "redlock", env("CONSOLIDATE_REDLOCK_URLS", ""), "comma-separated URLs of independent Redis nodes to lock accounts with Redlock instead (env CONSOLIDATE_REDLOCK_URLS)")
@@ -84,6 +89,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	c.events = splitList(events)
 	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %v", err)
+	}
+	if c.db == "" && !c.embedded() {
+		c.db = "consolidate.db"
 	}
 	if c.rpcURL != "" {
 		k, err := parseKey(getenv(keyEnv))
@@ -110,9 +118,6 @@ func (c config) validate() error {
 	}
 	if len(c.events) > 0 && c.redisURL == "" {
 		errs = append(errs, errors.New("-events needs -redis: events published to the in-process queue have no consumer"))
-	}
-	if c.db == "" {
-		errs = append(errs, errors.New("-db is empty"))
 	}
 	if len(c.redlockURLs) == 1 {
 		errs = append(errs, errors.New("-redlock needs several independent nodes (3 or 5); for one, use -redis"))
@@ -164,8 +169,11 @@ func (c config) String() string {
 		lock = "Redlock over " + strconv.Itoa(len(c.redlockURLs)) + " nodes"
 	}
 	ledger := c.db
-	if c.postgres != "" {
+	switch {
+	case c.postgres != "":
 		ledger = "PostgreSQL"
+	case c.temporary():
+		ledger = "temporary"
 	}
 	return fmt.Sprintf("role %s, ledger %s, chain %s, lock %s, cache and queue %s", c.role, ledger, chain, lock, backends)
 }

@@ -18,8 +18,23 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c config) {
-			if c.addr != "127.0.0.1:8080" || c.role != "all" || c.admin || c.db != "consolidate.db" || !c.embedded() || c.redisURL != "" || c.blockTime != 500*time.Millisecond {
+			if c.addr != "127.0.0.1:8080" || c.role != "all" || c.admin || !c.temporary() || !c.embedded() || c.redisURL != "" || c.blockTime != 500*time.Millisecond {
 				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{name: "kept ledger", args: []string{"-db", "ledger.db"}, check: func(t *testing.T, c config) {
+			if c.db != "ledger.db" || c.temporary() || !strings.Contains(c.String(), "ledger ledger.db") {
+				t.Errorf("-db on the in-process chain: %+v (%s)", c, c)
+			}
+		}},
+		{name: "kept ledger from the environment", env: map[string]string{"CONSOLIDATE_DB": "env.db"}, check: func(t *testing.T, c config) {
+			if c.db != "env.db" || c.temporary() {
+				t.Errorf("CONSOLIDATE_DB on the in-process chain: %+v", c)
+			}
+		}},
+		{name: "real chain keeps a ledger by default", args: []string{"-rpc", "http://n"}, env: map[string]string{keyEnv: key}, check: func(t *testing.T, c config) {
+			if c.db != "consolidate.db" || c.temporary() {
+				t.Errorf("-rpc without -db: %+v", c)
 			}
 		}},
 		{name: "environment", env: map[string]string{"CONSOLIDATE_ADDR": ":9000", "CONSOLIDATE_REDIS_URL": "redis://r:6379", "CONSOLIDATE_EVENT_QUEUES": "a, b,,"}, check: func(t *testing.T, c config) {

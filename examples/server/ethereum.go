@@ -23,9 +23,11 @@ type network struct {
 // that mines a block every c.blockTime.
 //
 // The in-process chain lives in memory: a restart begins a new chain with a
-// new random wallet. The wallet must be new: the ledger remembers every
-// nonce it handed out per sending address, and a reused address would ask
-// the new chain for nonces it has never seen.
+// new random wallet. go-ethereum's simulated backend resets its chain to
+// genesis when it starts, so it cannot be given a home on disk. The wallet
+// must be new: a ledger kept with -db remembers every nonce it handed out
+// per sending address, and a reused address would ask the new chain for
+// nonces it has never seen.
 func openNetwork(ctx, mining context.Context, c config, log *slog.Logger) (*network, error) {
 	if !c.embedded() {
 		ch, err := chain.Dial(ctx, c.rpcURL, c.key, &chain.Options{Confirmations: c.confirmations})

@@ -1,9 +1,9 @@
 // Command server serves the consolidate HTTP API (package httpapi) and
 // reconciles transfers in the background.
 //
-// With no flags it runs on embedded defaults: the ledger in the SQLite file
-// consolidate.db, an in-process Ethereum chain that mines a block every
-// 500 ms, and in-process lock, cache and queue, all in one process:
+// With no flags it runs on embedded defaults: a new temporary SQLite
+// ledger, an in-process Ethereum chain that mines a block every 500 ms,
+// and in-process lock, cache and queue, all in one process:
 //
 //	go run ./examples/server -admin
 //
@@ -17,11 +17,20 @@
 // transfer to it is mined, reverts, and ends FAILED.
 //
 // The in-process chain is one process's memory: each start begins a new
-// chain with a new wallet, on the same ledger. It cannot be shared, so
-// -role api and -role worker need a real chain, and two processes must not
-// share a ledger on in-process chains. Transfers left pending by a process
-// that was killed (rather than shut down) cannot complete on the next
-// chain; the next start reports them.
+// chain with a new wallet. So by default the ledger lives as long as the
+// chain: each run starts on a new temporary ledger, removed at exit, and
+// no stop, graceful or killed, leaves a transfer pending with its funds
+// held for a later run; the requests above give the same answers after
+// every start.
+//
+// -db FILE or -postgres DSN keeps the ledger across runs (with -rpc, the
+// file consolidate.db by default). On the in-process chain, shutdown then waits (up to
+// -shutdown-timeout) until every pending transfer is final, since the next
+// chain cannot complete it; a process killed instead leaves its pending
+// transfers PENDING, their funds held, and the next start reports them.
+// The in-process chain cannot be shared, so -role api and -role worker
+// need a real chain, and two processes must not share a ledger on
+// in-process chains.
 //
 // For several processes, point them at one Redis or Dragonfly (-redis
 // redis://host:6379) for the lock, cache and queue (and publish events there
@@ -35,9 +44,8 @@
 //
 // SIGINT or SIGTERM shuts it down gracefully: the listener closes, requests
 // in flight finish (their account locks released), running reconcile tasks
-// finish and record their outcome. On the in-process chain, which does not
-// survive the process, shutdown also waits (up to -shutdown-timeout) until
-// every pending transfer is final. A second signal exits at once.
+// finish and record their outcome; with a kept ledger on the in-process chain, the
+// pending transfers finish too (see above). A second signal exits at once.
 package main
 
 import (

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -56,8 +55,16 @@ var (
 // failed.
 func startServer(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "CONSOLIDATE_LOG_LEVEL=info")
+	return startCmd(t, exec.Command(bin, args...))
+}
+
+// startCmd is startServer for a command whose directory or environment
+// the caller has set.
+func startCmd(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+	args := cmd.Args[1:]
+	p := &process{t: t, cmd: cmd, done: make(chan struct{})}
+	p.cmd.Env = append(p.cmd.Environ(), "CONSOLIDATE_LOG_LEVEL=info")
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +125,15 @@ func (p *process) logText() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.log.String()
+}
+
+// kill sends SIGKILL and waits for the process to go.
+func (p *process) kill() {
+	p.t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		p.t.Fatalf("SIGKILL: %v", err)
+	}
+	<-p.done
 }
 
 // terminate sends SIGTERM.

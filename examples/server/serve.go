@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,21 +18,39 @@ import (
 	"github.com/go-consolidate/consolidate/store/sqlite"
 )
 
-// openStore opens the ledger: the PostgreSQL database with -postgres,
-// else the SQLite file.
-func openStore(ctx context.Context, c config) (consolidate.Store, error) {
+// openStore opens the ledger: the PostgreSQL database with -postgres, the
+// SQLite file -db, or a SQLite file in a new temporary directory. The
+// returned func closes it, and removes a temporary ledger.
+func openStore(ctx context.Context, c config, log *slog.Logger) (consolidate.Store, func(), error) {
 	if c.postgres != "" {
 		s, err := postgres.Open(ctx, c.postgres, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return s, nil
+		return s, func() { s.Close() }, nil
 	}
-	s, err := sqlite.Open(c.db, nil)
+	path, dir := c.db, ""
+	if c.temporary() {
+		var err error
+		if dir, err = os.MkdirTemp("", "consolidate-server-"); err != nil {
+			return nil, nil, err
+		}
+		path = filepath.Join(dir, "ledger.db")
+		log.Info("temporary ledger, removed at exit; -db keeps one across runs", "path", path)
+	}
+	s, err := sqlite.Open(path, nil)
 	if err != nil {
-		return nil, err
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+		return nil, nil, err
 	}
-	return s, nil
+	return s, func() {
+		s.Close()
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+	}, nil
 }
 
 // run serves until ctx is done, then shuts down in order: HTTP first, so
@@ -39,11 +59,11 @@ func openStore(ctx context.Context, c config) (consolidate.Store, error) {
 // handling once shutdown starts, so a second signal exits at once.
 func run(ctx context.Context, unhook func(), c config, log *slog.Logger) error {
 	log.Info("starting", "config", c.String())
-	store, err := openStore(ctx, c)
+	store, closeStore, err := openStore(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 
 	mining, stopMining := context.WithCancel(context.Background())
 	defer stopMining()
@@ -52,10 +72,12 @@ func run(ctx context.Context, unhook func(), c config, log *slog.Logger) error {
 		return err
 	}
 	defer nw.close()
-	// Transfers pending from an earlier run on an in-process chain can
-	// never complete on this one; shutdown does not wait for them.
+	// A ledger kept across runs of an in-process chain must not outlive
+	// the transfers of a run: they cannot complete on the next chain.
+	// Those an earlier run left pending are reported, not waited for.
+	drains := nw.local != nil && !c.temporary()
 	var orphans int64
-	if nw.local != nil {
+	if drains {
 		orphans = warnOrphans(ctx, store, log)
 	}
 
@@ -102,7 +124,7 @@ func run(ctx context.Context, unhook func(), c config, log *slog.Logger) error {
 			log.Warn("requests still in flight at the shutdown timeout", "err", serr)
 		}
 	}
-	if nw.local != nil && c.works() {
+	if drains && c.works() {
 		drain(deadline, store, orphans, log)
 	}
 	stopWorking()
