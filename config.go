@@ -49,7 +49,11 @@ type Config struct {
 	// QueueName is the queue of reconcile tasks. Defaults to "reconcile".
 	QueueName string
 	// Backoff schedules the checks of a transaction that is not final yet.
-	// Defaults to the fields' defaults.
+	// Defaults to the fields' defaults, 100 s doubling to 1600 s, which
+	// suit a real chain. The first check runs right after Submit, before a
+	// block can hold the transfer, so the next waits Base: on an
+	// in-process chain (chaintest) or in tests, set Base and Max in
+	// milliseconds, or each transfer takes 100 s to settle.
 	Backoff Backoff
 	// ParkedCheckInterval is how often a parked transfer, one whose task
 	// spent the Backoff's checks and went to the dead letters, is checked

@@ -15,7 +15,8 @@ type Options struct {
 	// Confirmations is how many blocks deep (counting the block that holds
 	// it) a transaction must be to count as final when the node's finalized
 	// block has not reached it yet. Set it to math.MaxUint64 to trust only
-	// the node's finalized block. Defaults to 12.
+	// the node's finalized block. Defaults to 12; chaintest's in-process
+	// chain (Chain.NewChain) defaults it to 1.
 	Confirmations uint64
 	// GasLimit is the gas limit of a transfer to an address without code.
 	// Defaults to 21000.

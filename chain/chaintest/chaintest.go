@@ -243,8 +243,14 @@ func (c *Chain) Sender() common.Address { return crypto.PubkeyToAddress(c.key.Pu
 
 // NewChain returns a chain.Chain that signs with Key and talks to this
 // node. Unless opts says otherwise, Confirmations is 1 (a transaction is
-// final as soon as it is mined, so one Commit settles it) and ChainID is
-// 1337 (no need to ask the node).
+// final as soon as it is mined, so one Commit settles it), where
+// chain.Options defaults to 12 for a real node, and ChainID is 1337 (no
+// need to ask the node).
+//
+// The Service's default schedule is also a real chain's: a transfer not
+// final at its first check, right after Submit, is checked again 100 s
+// later. Give a Service on this chain a Config.Backoff in milliseconds,
+// as examples/quickstart does.
 func (c *Chain) NewChain(opts *chain.Options) (*chain.Chain, error) {
 	var o chain.Options
 	if opts != nil {

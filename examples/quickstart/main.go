@@ -57,7 +57,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// Two confirmations: a transfer is final one block after it is mined.
+	// Two confirmations: a transfer is final one block after it is mined
+	// (chaintest defaults to 1, chain.Dial to 12).
 	ch, err := sim.NewChain(&chain.Options{Confirmations: 2})
 	if err != nil {
 		return err
@@ -67,8 +68,9 @@ func run() error {
 	svc, err := consolidate.New(store, ch, &consolidate.Config{
 		Locker: locker,
 		Cache:  consolidate.NewMemoryCache(0),
-		// Seconds instead of the production schedule (100 s doubling to
-		// 1600 s), so the demo finishes quickly.
+		// Milliseconds instead of the default schedule for a real chain
+		// (100 s doubling to 1600 s), with which every transfer here would
+		// wait 100 s for its second check.
 		Backoff:      consolidate.Backoff{Base: 200 * time.Millisecond, Max: time.Second},
 		PollInterval: 20 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
