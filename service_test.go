@@ -263,7 +263,7 @@ func TestSweeperRecoversLostTasksInBulk(t *testing.T) {
 	if err != nil || got != n {
 		t.Fatalf("Sweep = %d, %v; want %d", got, err, n)
 	}
-	s, err := queueStats(t.Context(), e.queue, "reconcile")
+	s, err := queueStats(t.Context(), lossy.Queue, "reconcile")
 	if err != nil || s.Ready != n {
 		t.Fatalf("queue %+v, %v; want %d ready", s, err, n)
 	}
