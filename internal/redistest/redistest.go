@@ -9,6 +9,7 @@ package redistest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -30,6 +31,14 @@ const RequireEnv = "CONSOLIDATE_REQUIRE_REDIS"
 
 // startTimeout bounds how long a server may take to answer PING.
 const startTimeout = 10 * time.Second
+
+// Tests stop servers on purpose; the client's reconnect notices would only
+// bury the test output.
+func init() { redis.SetLogger(quiet{}) }
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Server is one redis-server process listening on 127.0.0.1.
 type Server struct {
