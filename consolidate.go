@@ -146,7 +146,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, e
 	}
 	quote, err := s.chain.Quote(ctx, req.To, req.Amount)
 	if err != nil {
-		return Transaction{}, fmt.Errorf("consolidate: quote fees: %w", err)
+		return Transaction{}, wrap("quote fees", err)
 	}
 	tx, created, err := s.record(ctx, req, quote)
 	if err != nil {
@@ -161,7 +161,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, e
 	if err := s.enqueueReconcile(ctx, 0, tx.ID); err != nil {
 		// Not fatal: the transaction is stored, and the sweeper enqueues
 		// every overdue PENDING row.
-		s.log.WarnContext(ctx, "consolidate: enqueue reconcile task", "tx", tx.ID, "err", err)
+		s.log.WarnContext(ctx, "consolidate: reconcile enqueue failed", "tx", tx.ID, "err", err)
 	}
 	return tx, nil
 }
@@ -244,13 +244,13 @@ func (s *Service) lockAccount(ctx context.Context, accountID int64) (func(), err
 			// A lost lease only means the TTL ran out first; the store
 			// already guarded the money.
 			if err := lease.Unlock(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, ErrLeaseLost) {
-				s.log.WarnContext(ctx, "consolidate: unlock account", "account", accountID, "err", err)
+				s.log.WarnContext(ctx, "consolidate: unlock failed", "account", accountID, "err", err)
 			}
 		}, nil
 	case errors.Is(err, ErrAccountLocked):
 		return nil, err
 	case s.cfg.LockFailOpen && ctx.Err() == nil:
-		s.log.WarnContext(ctx, "consolidate: lock unavailable, submitting without it", "account", accountID, "err", err)
+		s.log.WarnContext(ctx, "consolidate: lock unavailable", "fallback", "submit without lock", "account", accountID, "err", err)
 		return func() {}, nil
 	case errors.Is(err, ErrLockUnavailable) || ctx.Err() != nil:
 		return nil, err
@@ -270,7 +270,7 @@ func (s *Service) syncNonce(ctx context.Context) error {
 	}
 	n, err := s.chain.Nonce(ctx)
 	if err != nil {
-		return fmt.Errorf("consolidate: read wallet nonce: %w", err)
+		return wrap("read wallet nonce", err)
 	}
 	if err := s.store.SyncNonce(ctx, s.sender, n); err != nil {
 		return err
@@ -283,7 +283,7 @@ func (s *Service) syncNonce(ctx context.Context) error {
 // reconciling finds the transaction unknown to the node and sends it again.
 func (s *Service) broadcast(ctx context.Context, tx Transaction) {
 	if err := s.chain.Broadcast(ctx, tx.Raw); err != nil {
-		s.log.WarnContext(ctx, "consolidate: broadcast", "tx", tx.ID, "hash", tx.Hash, "err", err)
+		s.log.WarnContext(ctx, "consolidate: broadcast failed", "tx", tx.ID, "hash", tx.Hash, "err", err)
 	}
 }
 

@@ -7,7 +7,8 @@ import (
 )
 
 // flights shares one store read per key among the Gets that miss the
-// cache at the same time.
+// cache at the same time. Unlike golang.org/x/sync/singleflight, a caller whose ctx
+// ends leaves at once while the read goes on for the others.
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight

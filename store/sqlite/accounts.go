@@ -31,7 +31,7 @@ const (
 func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) {
 	a, err := s.createAccount(ctx, "")
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: create account: %w", err)
+		return consolidate.Account{}, wrap("create account", err)
 	}
 	return a, nil
 }
@@ -44,7 +44,7 @@ func (s *Store) CreateAccountWithKey(ctx context.Context, key string) (consolida
 	}
 	a, err := s.createAccount(ctx, key)
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: create account: %w", err)
+		return consolidate.Account{}, wrap("create account", err)
 	}
 	return a, nil
 }
@@ -93,11 +93,11 @@ func (s *Store) createAccount(ctx context.Context, key string) (consolidate.Acco
 // Account returns one account, or ErrNotFound.
 func (s *Store) Account(ctx context.Context, id int64) (consolidate.Account, error) {
 	if err := s.ready(ctx); err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: account: %w", err)
+		return consolidate.Account{}, wrap("account", err)
 	}
 	a, err := loadAccount(ctx, s.r, id)
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: %w", err)
+		return consolidate.Account{}, wrap("account", err)
 	}
 	return a, nil
 }
@@ -145,10 +145,10 @@ func saveBalances(ctx context.Context, tx *wtx, id int64, b balances, now time.T
 func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (consolidate.Account, error) {
 	enc, err := encodeAmount(amount)
 	if err != nil || amount.Sign() == 0 {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: credit: %w", consolidate.ErrInvalidAmount)
+		return consolidate.Account{}, fmt.Errorf("%w: credit of %v", consolidate.ErrInvalidAmount, amount)
 	}
 	if reference == "" {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: credit: empty reference: %w", consolidate.ErrInvalidReference)
+		return consolidate.Account{}, fmt.Errorf("%w: empty credit reference", consolidate.ErrInvalidReference)
 	}
 	now := time.Now()
 	var acct consolidate.Account
@@ -157,7 +157,7 @@ func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, re
 		switch err := tx.QueryRowContext(ctx, sqlSelectCredit, accountID, reference).Scan(&prev); {
 		case err == nil:
 			if !bytes.Equal(prev, enc) {
-				return fmt.Errorf("credit reference %q: %w", reference, consolidate.ErrIdempotencyConflict)
+				return fmt.Errorf("%w: credit reference %q", consolidate.ErrIdempotencyConflict, reference)
 			}
 			// Already applied: report the account as it is now.
 			acct, err = loadAccount(ctx, tx, accountID)
@@ -185,7 +185,7 @@ func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, re
 		return nil
 	})
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: sqlite: credit: %w", err)
+		return consolidate.Account{}, wrap("credit", err)
 	}
 	return acct, nil
 }
