@@ -56,6 +56,8 @@ func auditResults(t *testing.T, s *postgres.Store, c *pgx.Conn, results []result
 			t.Errorf("host %d: Submit %s returned transfer %d (%s, nonce %d); stored: %+v, %v", r.Host, r.Key, r.ID, r.Hash, r.Nonce, tx, err)
 		}
 	}
+	// Unknown outcomes first: one may have stored a key that another
+	// host's Submit of the same key failed on.
 	for _, r := range results {
 		k := akey{r.Account, r.Key}
 		switch r.Kind {
@@ -66,17 +68,6 @@ func auditResults(t *testing.T, s *postgres.Store, c *pgx.Conn, results []result
 				r.Account, r.Key).Scan(&recorded)
 			if err != nil {
 				t.Errorf("Submit %s was refused for funds, yet no refusal is recorded: %v", r.Key, err)
-			}
-		case "failed":
-			n.failed++
-			if _, ok := ids[k]; ok {
-				continue // another host's Submit of the same key succeeded
-			}
-			var stored int
-			err := c.QueryRow(ctx, `SELECT (SELECT count(*) FROM idempotency WHERE account_id = $1 AND key = $2)
-				+ (SELECT count(*) FROM transactions WHERE account_id = $1 AND idempotency_key = $2)`, r.Account, r.Key).Scan(&stored)
-			if err != nil || stored != 0 {
-				t.Errorf("host %d: Submit %s failed (%s), yet %d rows of it are stored (%v)", r.Host, r.Key, r.Err, stored, err)
 			}
 		case "unknown":
 			n.unknown++
@@ -96,6 +87,22 @@ func auditResults(t *testing.T, s *postgres.Store, c *pgx.Conn, results []result
 			default:
 				t.Errorf("retry of Submit %s, whose outcome was unknown: %v", r.Key, err)
 			}
+		}
+	}
+	for _, r := range results {
+		if r.Kind != "failed" {
+			continue
+		}
+		n.failed++
+		k := akey{r.Account, r.Key}
+		if _, ok := ids[k]; ok {
+			continue // another host's Submit of the same key stored it
+		}
+		var stored int
+		err := c.QueryRow(ctx, `SELECT (SELECT count(*) FROM idempotency WHERE account_id = $1 AND key = $2)
+			+ (SELECT count(*) FROM transactions WHERE account_id = $1 AND idempotency_key = $2)`, r.Account, r.Key).Scan(&stored)
+		if err != nil || stored != 0 {
+			t.Errorf("host %d: Submit %s failed (%s), yet %d rows of it are stored (%v)", r.Host, r.Key, r.Err, stored, err)
 		}
 	}
 	rows, err := c.Query(ctx, `SELECT id FROM transactions`)
