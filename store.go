@@ -91,6 +91,16 @@ type Store interface {
 	// the number of parked transactions.
 	Parked(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
 
+	// List returns transactions of every account that match f (validated
+	// by the caller), newest first or, with f.Oldest, oldest first. A
+	// listing of PENDING or parked transactions costs its page, never
+	// history.
+	List(ctx context.Context, f Filter) ([]Transaction, error)
+	// Overview counts PENDING and parked transactions, gives the oldest
+	// PENDING one's creation time, and each sender's nonces: every sender
+	// the store hands nonces out for, ordered by address.
+	Overview(ctx context.Context) (Overview, error)
+
 	// SyncNonce raises the next nonce the store hands out for sender to at
 	// least next. It never lowers it.
 	SyncNonce(ctx context.Context, sender common.Address, next uint64) error

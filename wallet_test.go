@@ -190,6 +190,12 @@ type blindChain struct {
 	blind atomic.Bool
 }
 
+// Balance is the wrapped chain's: a node blind to transactions still
+// reports the wallet's balance.
+func (c *blindChain) Balance(ctx context.Context) (*big.Int, error) {
+	return c.Chain.(consolidate.BalanceReader).Balance(ctx)
+}
+
 func (c *blindChain) Statuses(ctx context.Context, hashes []common.Hash) ([]consolidate.ChainStatus, error) {
 	if c.blind.Load() {
 		return make([]consolidate.ChainStatus, len(hashes)), nil

@@ -34,9 +34,10 @@ type Client interface {
 }
 
 var (
-	_ consolidate.Chain = (*Chain)(nil)
-	_ Client            = (*ethclient.Client)(nil)
-	_ RPCClient         = (*ethclient.Client)(nil)
+	_ consolidate.Chain         = (*Chain)(nil)
+	_ consolidate.BalanceReader = (*Chain)(nil)
+	_ Client                    = (*ethclient.Client)(nil)
+	_ RPCClient                 = (*ethclient.Client)(nil)
 )
 
 // Chain is a consolidate.Chain for one sending wallet on one Ethereum
@@ -128,6 +129,26 @@ func (c *Chain) Nonce(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("consolidate: chain: nonce of %s: %w", c.sender, err)
 	}
 	return n, nil
+}
+
+// balanceClient is a Client that reads balances; *ethclient.Client and the
+// simulated backend's client are.
+type balanceClient interface {
+	BalanceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (*big.Int, error)
+}
+
+// Balance returns the sending wallet's balance in wei at the latest block.
+// A Client without BalanceAt gives an error wrapping errors.ErrUnsupported.
+func (c *Chain) Balance(ctx context.Context) (*big.Int, error) {
+	bc, ok := c.client.(balanceClient)
+	if !ok {
+		return nil, fmt.Errorf("consolidate: chain: balance: %w", errors.ErrUnsupported)
+	}
+	b, err := bc.BalanceAt(ctx, c.sender, nil)
+	if err != nil {
+		return nil, fmt.Errorf("consolidate: chain: balance of %s: %w", c.sender, err)
+	}
+	return b, nil
 }
 
 // normalizeKey rebuilds the key from its private scalar, so a key with a

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-consolidate/consolidate"
 )
 
 // TestQueryPlans keeps the hot paths off full-table scans: their cost must
@@ -39,6 +41,17 @@ func TestQueryPlans(t *testing.T) {
 		sqlSelectEvents:        {10},
 		sqlMarkSent + "(?)":    {0, 1},
 	}
+	for _, f := range []consolidate.Filter{
+		{Status: consolidate.StatusPending, Limit: 10},
+		{Status: consolidate.StatusPending, Oldest: true, Limit: 10},
+		{Parked: true, Limit: 10},
+		{Parked: true, Oldest: true, Limit: 10},
+		{Limit: 10},
+	} {
+		q, args := listQuery(f)
+		queries[q] = args
+	}
+	queries[sqlPendingSummary] = nil
 	for q, args := range queries {
 		rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {

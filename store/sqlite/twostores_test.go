@@ -77,6 +77,12 @@ func (m *twoStores) Parked(ctx context.Context, t time.Time, after int64, limit 
 func (m *twoStores) Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	return m.next().Due(ctx, t, after, limit)
 }
+func (m *twoStores) List(ctx context.Context, f consolidate.Filter) ([]consolidate.Transaction, error) {
+	return m.next().List(ctx, f)
+}
+func (m *twoStores) Overview(ctx context.Context) (consolidate.Overview, error) {
+	return m.next().Overview(ctx)
+}
 func (m *twoStores) SyncNonce(ctx context.Context, sender common.Address, next uint64) error {
 	return m.next().SyncNonce(ctx, sender, next)
 }

@@ -68,6 +68,8 @@ func Run(t *testing.T, open func(t *testing.T) consolidate.Store) {
 		{"SyncNonce", testSyncNonce},
 		{"Events", testEvents},
 		{"Transactions", testTransactions},
+		{"List", testList},
+		{"Overview", testOverview},
 		{"HotAccount", testHotAccount},
 		{"SubmitConcurrent", testSubmitConcurrent},
 		{"CancelledContext", testCancelledContext},
