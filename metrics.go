@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -131,6 +132,10 @@ type instruments struct {
 	cacheLookups metric.Int64Counter
 	parks        metric.Int64Counter
 
+	pending     metric.Int64ObservableGauge
+	parkedNow   metric.Int64ObservableGauge
+	oldestAge   metric.Float64ObservableGauge
+	nonceGap    metric.Int64ObservableGauge
 	queueDepth  metric.Int64ObservableGauge
 	deadLetters metric.Int64ObservableGauge
 
@@ -157,6 +162,10 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 		relayed:      b.counter("consolidate.relay.events", "{event}", "Outbox events published to the event queues."),
 		cacheLookups: b.counter("consolidate.cache.lookups", "{lookup}", "Cache lookups of Get, by result (hit or miss)."),
 		parks:        b.counter("consolidate.reconcile.parked", "{transfer}", "Transfers parked after their check budget ran out."),
+		pending:      b.gauge("consolidate.transfers.pending", "{transfer}", "PENDING transfers, parked ones included."),
+		parkedNow:    b.gauge("consolidate.transfers.parked", "{transfer}", "Parked transfers: PENDING, check budget spent."),
+		oldestAge:    b.floatGauge("consolidate.transfers.oldest_pending_age", "s", "Age of the oldest PENDING transfer; 0 if none."),
+		nonceGap:     b.gauge("consolidate.wallet.nonce_gap", "{nonce}", "Nonces the store handed out that are not final on the chain: the store's next nonce minus the finalized one."),
 		queueDepth:   b.gauge("consolidate.queue.depth", "{message}", "Messages of a queue by state: ready, delayed, in_flight."),
 		deadLetters:  b.gauge("consolidate.queue.dead_letters", "{message}", "Dead letters of a queue."),
 	}
@@ -220,6 +229,15 @@ func (b *builder) gauge(name, unit, desc string) metric.Int64ObservableGauge {
 	return g
 }
 
+func (b *builder) floatGauge(name, unit, desc string) metric.Float64ObservableGauge {
+	g, err := b.m.Float64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	b.keep(err)
+	if g == nil {
+		return noop.Float64ObservableGauge{}
+	}
+	return g
+}
+
 func (m *instruments) submitted(ctx context.Context, o submitOutcome, d time.Duration) {
 	m.submits.Add(ctx, 1, m.submitAdd[o]...)
 	m.submitTime.Record(ctx, d.Seconds(), m.submitRec[o]...)
@@ -269,6 +287,10 @@ func (m *instruments) cacheLookup(ctx context.Context, hit bool) {
 // collected, which unregisters its gauges (see observe).
 type observer struct {
 	m      *instruments
+	store  Store
+	chain  Chain
+	sender common.Address
+	wallet []metric.ObserveOption
 	queue  QueueInspector // nil if the Queue has no Stats
 	queues []queueAttrs
 }
@@ -287,7 +309,7 @@ func obsOpts(kv ...attribute.KeyValue) []metric.ObserveOption {
 // use: a Service has no Close, so the registration ends when s is garbage
 // collected.
 func (s *Service) observe(mp metric.MeterProvider) error {
-	o := &observer{m: s.m}
+	o := &observer{m: s.m, store: s.store, chain: s.chain, sender: s.sender, wallet: obsOpts(attribute.String("wallet", s.sender.Hex()))}
 	if qi, ok := s.cfg.Queue.(QueueInspector); ok {
 		o.queue = qi
 		for _, q := range append([]string{s.cfg.QueueName}, s.cfg.EventQueues...) {
@@ -301,7 +323,8 @@ func (s *Service) observe(mp metric.MeterProvider) error {
 			})
 		}
 	}
-	reg, err := mp.Meter(scope).RegisterCallback(o.observe, s.m.queueDepth, s.m.deadLetters)
+	reg, err := mp.Meter(scope).RegisterCallback(o.observe,
+		s.m.pending, s.m.parkedNow, s.m.oldestAge, s.m.nonceGap, s.m.queueDepth, s.m.deadLetters)
 	if err != nil {
 		return err
 	}
@@ -313,8 +336,47 @@ func (s *Service) observe(mp metric.MeterProvider) error {
 // observeTimeout. A source that fails records nothing: a gap in the series
 // says more than a made-up value.
 func (o *observer) observe(ctx context.Context, obs metric.Observer) error {
-	parallel(len(o.queues), func(i int) { o.observeQueue(ctx, obs, o.queues[i]) })
+	parallel(len(o.queues)+1, func(i int) {
+		if i == len(o.queues) {
+			o.observeLedger(ctx, obs)
+		} else {
+			o.observeQueue(ctx, obs, o.queues[i])
+		}
+	})
 	return nil
+}
+
+// observeLedger observes the store's open work and this Service's
+// wallet's nonce gap. Other wallets in the store have no finalized nonce
+// this Service's Chain can read.
+func (o *observer) observeLedger(ctx context.Context, obs metric.Observer) {
+	ctx, cancel := context.WithTimeout(ctx, observeTimeout)
+	defer cancel()
+	var ov Overview
+	var final uint64
+	var oerr, ferr error
+	parallel(2, func(i int) {
+		if i == 0 {
+			ov, oerr = o.store.Overview(ctx)
+		} else {
+			final, ferr = o.chain.FinalizedNonce(ctx)
+		}
+	})
+	if oerr != nil {
+		return
+	}
+	obs.ObserveInt64(o.m.pending, ov.Pending)
+	obs.ObserveInt64(o.m.parkedNow, ov.Parked)
+	age := 0.0
+	if !ov.OldestPending.IsZero() {
+		age = max(time.Since(ov.OldestPending).Seconds(), 0)
+	}
+	obs.ObserveFloat64(o.m.oldestAge, age)
+	for _, w := range ov.Wallets {
+		if w.Sender == o.sender && ferr == nil {
+			obs.ObserveInt64(o.m.nonceGap, int64(w.Next)-int64(final), o.wallet...)
+		}
+	}
 }
 
 func (o *observer) observeQueue(ctx context.Context, obs metric.Observer, q queueAttrs) {

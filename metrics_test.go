@@ -73,6 +73,17 @@ func value(data metricdata.Aggregation, attrs ...attribute.KeyValue) (float64, b
 	return 0, false
 }
 
+// points counts the data points of a gauge.
+func points(data metricdata.Aggregation) int {
+	switch d := data.(type) {
+	case metricdata.Gauge[int64]:
+		return len(d.DataPoints)
+	case metricdata.Gauge[float64]:
+		return len(d.DataPoints)
+	}
+	return 0
+}
+
 // count is the number of measurements of a histogram with exactly attrs.
 func count(data metricdata.Aggregation, attrs ...attribute.KeyValue) uint64 {
 	want := attribute.NewSet(attrs...)
@@ -156,7 +167,11 @@ func TestMetricsOfAFlow(t *testing.T) {
 
 	ms := tm.collect()
 	reconcileQueue := attribute.String("queue", "reconcile")
+	wallet := attribute.String("wallet", e.chain.Sender().Hex())
 	tm.expect(ms, []point{
+		{"consolidate.transfers.pending", nil, 2},
+		{"consolidate.transfers.parked", nil, 0},
+		{"consolidate.wallet.nonce_gap", []attribute.KeyValue{wallet}, 2},
 		{"consolidate.submits", []attribute.KeyValue{outcome("ok")}, 2},
 		{"consolidate.submits", []attribute.KeyValue{outcome("insufficient_funds")}, 1},
 		{"consolidate.cache.lookups", []attribute.KeyValue{attribute.String("result", "hit")}, 2},
@@ -164,6 +179,9 @@ func TestMetricsOfAFlow(t *testing.T) {
 		{"consolidate.queue.depth", []attribute.KeyValue{reconcileQueue, attribute.String("state", "ready")}, 2},
 		{"consolidate.queue.dead_letters", []attribute.KeyValue{reconcileQueue}, 0},
 	})
+	if age, _ := value(ms["consolidate.transfers.oldest_pending_age"]); age <= 0 || age > 60 {
+		t.Errorf("oldest_pending_age = %vs, want the age of the first transfer", age)
+	}
 	if n := count(ms["consolidate.submit.duration"], outcome("ok")); n != 2 {
 		t.Errorf("submit.duration{ok} holds %d measurements, want 2", n)
 	}
@@ -180,6 +198,9 @@ func TestMetricsOfAFlow(t *testing.T) {
 
 	ms = tm.collect()
 	tm.expect(ms, []point{
+		{"consolidate.transfers.pending", nil, 0},
+		{"consolidate.transfers.oldest_pending_age", nil, 0},
+		{"consolidate.wallet.nonce_gap", []attribute.KeyValue{wallet}, 0},
 		{"consolidate.reconcile.checks", []attribute.KeyValue{outcome("successful")}, 2},
 		{"consolidate.relay.events", nil, 4},
 		{"consolidate.queue.depth", []attribute.KeyValue{reconcileQueue, attribute.String("state", "ready")}, 0},
@@ -307,6 +328,7 @@ func TestMetricsBumpParkCancel(t *testing.T) {
 		{"consolidate.reconcile.checks", []attribute.KeyValue{outcome("pending")}, 1},
 		{"consolidate.fee_bumps", nil, 1},
 		{"consolidate.reconcile.parked", nil, 1},
+		{"consolidate.transfers.parked", nil, 1},
 		{"consolidate.queue.dead_letters", []attribute.KeyValue{reconcileQueue}, 1},
 	})
 	if _, err := e.svc.Cancel(t.Context(), tx.ID); err != nil {
@@ -315,7 +337,34 @@ func TestMetricsBumpParkCancel(t *testing.T) {
 	tm.expect(tm.collect(), []point{
 		{"consolidate.cancels", nil, 1},
 		{"consolidate.fee_bumps", nil, 1},
+		{"consolidate.transfers.parked", nil, 0},
+		{"consolidate.transfers.pending", nil, 1},
 		{"consolidate.queue.dead_letters", []attribute.KeyValue{reconcileQueue}, 0},
 		{"consolidate.queue.depth", []attribute.KeyValue{reconcileQueue, attribute.String("state", "ready")}, 1},
 	})
+}
+
+// blindStore cannot count its open work.
+type blindStore struct{ consolidate.Store }
+
+func (blindStore) Overview(context.Context) (consolidate.Overview, error) {
+	return consolidate.Overview{}, errors.New("disk I/O error")
+}
+
+// TestMetricsGaugeSourceFails checks that a gauge whose source fails
+// records nothing, and that the other gauges are still read.
+func TestMetricsGaugeSourceFails(t *testing.T) {
+	t.Parallel()
+	var cfg consolidate.Config
+	tm := newTelemetry(t, &cfg)
+	e := newEnv(t, &envOptions{cfg: cfg, wrapStore: func(s consolidate.Store) consolidate.Store { return blindStore{s} }})
+	acct := e.funded(wei(1e18))
+	e.submit(acct.ID, alice, wei(1e15))
+	ms := tm.collect()
+	for _, name := range []string{"consolidate.transfers.pending", "consolidate.transfers.oldest_pending_age", "consolidate.wallet.nonce_gap"} {
+		if points(ms[name]) != 0 {
+			t.Errorf("%s recorded while the store's Overview fails", name)
+		}
+	}
+	tm.expect(ms, []point{{"consolidate.queue.depth", []attribute.KeyValue{attribute.String("queue", "reconcile"), attribute.String("state", "ready")}, 1}})
 }
