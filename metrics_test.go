@@ -3,6 +3,7 @@ package consolidate_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -367,4 +368,29 @@ func TestMetricsGaugeSourceFails(t *testing.T) {
 		}
 	}
 	tm.expect(ms, []point{{"consolidate.queue.depth", []attribute.KeyValue{attribute.String("queue", "reconcile"), attribute.String("state", "ready")}, 1}})
+}
+
+// TestMetricsGaugesEndWithService checks that a Service no longer in use
+// stops reporting its gauges: a Service has no Close to unregister them.
+func TestMetricsGaugesEndWithService(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	var cfg consolidate.Config
+	tm := newTelemetry(t, &cfg)
+	svc, err := consolidate.New(e.store, e.chain, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := points(tm.collect()["consolidate.transfers.pending"]); n != 1 {
+		t.Fatalf("pending gauge has %d points while the Service lives, want 1", n)
+	}
+	runtime.KeepAlive(svc)
+	deadline := time.Now().Add(5 * time.Second)
+	for points(tm.collect()["consolidate.transfers.pending"]) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the gauges of a Service no longer in use are still read")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
 }
