@@ -153,10 +153,10 @@ type instruments struct {
 func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 	b := builder{m: mp.Meter(scope)}
 	m := &instruments{
-		submits:      b.counter("consolidate.submits", "{transfer}", "Submit calls, by outcome."),
+		submits:      b.counter("consolidate.submits", "{call}", "Submit calls, by outcome."),
 		submitTime:   b.histogram("consolidate.submit.duration", "s", "How long Submit took, by outcome.", submitBuckets),
 		checks:       b.counter("consolidate.reconcile.checks", "{check}", "Checks of a transaction by a reconcile pass, by outcome."),
-		timeToFinal:  b.histogram("consolidate.transfer.time_to_final", "s", "From Submit to the settlement of a transfer, by final status.", finalBuckets),
+		timeToFinal:  b.histogram("consolidate.transfers.time_to_final", "s", "From Submit to the settlement of a transfer, by final status.", finalBuckets),
 		bumps:        b.counter("consolidate.fee_bumps", "{attempt}", "Attempts re-signed with bumped fees."),
 		cancels:      b.counter("consolidate.cancels", "{attempt}", "Cancels signed (zero-value self-transfers on a transfer's nonce)."),
 		relayed:      b.counter("consolidate.relay.events", "{event}", "Outbox events published to the event queues."),

@@ -210,7 +210,7 @@ func TestMetricsOfAFlow(t *testing.T) {
 	if _, ok := value(ms["consolidate.reconcile.checks"], outcome("pending")); ok {
 		t.Error("a check counted pending: both transfers were final")
 	}
-	if n := count(ms["consolidate.transfer.time_to_final"], attribute.String("status", "successful")); n != 2 {
+	if n := count(ms["consolidate.transfers.time_to_final"], attribute.String("status", "successful")); n != 2 {
 		t.Errorf("time_to_final{successful} holds %d measurements, want 2", n)
 	}
 	for _, name := range []string{"consolidate.fee_bumps", "consolidate.cancels", "consolidate.reconcile.parked"} {
