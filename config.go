@@ -6,6 +6,10 @@ import (
 	"log/slog"
 	"math/big"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config tunes a Service. The zero value is valid: every field documents
@@ -121,6 +125,15 @@ type Config struct {
 	// Logger receives what the background work cannot return.
 	// Defaults to slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives the Service's metrics (docs/metrics.md).
+	// Defaults to the global provider (otel.GetMeterProvider()), which
+	// records nothing unless the host installs one.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives the spans of Submit, reconcile passes and
+	// event relay rounds. Defaults to the global provider
+	// (otel.GetTracerProvider()), which records nothing unless the host
+	// installs one.
+	TracerProvider trace.TracerProvider
 }
 
 // Backoff is the schedule of reconcile checks: after the n-th check (from
@@ -185,6 +198,12 @@ func (c *Config) withDefaults() Config {
 	out.EventQueues = append([]string(nil), out.EventQueues...)
 	if out.Logger == nil {
 		out.Logger = slog.Default()
+	}
+	if out.MeterProvider == nil {
+		out.MeterProvider = otel.GetMeterProvider()
+	}
+	if out.TracerProvider == nil {
+		out.TracerProvider = otel.GetTracerProvider()
 	}
 	return out
 }

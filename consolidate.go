@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Service submits transfers, holds funds while they are unconfirmed and
@@ -24,6 +25,8 @@ type Service struct {
 	chain  Chain
 	cfg    Config
 	log    *slog.Logger
+	m      *instruments
+	tr     trace.Tracer
 	sender common.Address
 	reads  flights
 	waits  waiters
@@ -56,8 +59,17 @@ func New(store Store, chain Chain, cfg *Config) (*Service, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, sender: chain.Sender()}
+	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, sender: chain.Sender(), tr: c.TracerProvider.Tracer(scope)}
 	s.parked.init()
+	m, err := newInstruments(c.MeterProvider)
+	s.m = m
+	if err == nil {
+		err = s.observe(c.MeterProvider)
+	}
+	if err != nil {
+		// Metrics never stop a Service: what could not be set up records nothing.
+		s.log.Warn("consolidate: metrics setup failed", "err", err)
+	}
 	return s, nil
 }
 
@@ -138,19 +150,28 @@ func (s *Service) Credit(ctx context.Context, accountID int64, amount *big.Int, 
 // A failed broadcast does not fail Submit: the transaction is stored and
 // reconciling sends it again.
 func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, error) {
+	ctx, span := s.tr.Start(ctx, spanSubmit)
+	began := time.Now()
+	tx, created, err := s.submit(ctx, req)
+	s.submitDone(ctx, span, req, tx, submitOutcomeOf(created, err), err, time.Since(began))
+	return tx, err
+}
+
+// submit is Submit; created is false for a replayed idempotency key.
+func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, bool, error) {
 	if err := s.checkSubmit(ctx, req); err != nil {
-		return Transaction{}, err
+		return Transaction{}, false, err
 	}
 	if err := s.syncNonce(ctx); err != nil {
-		return Transaction{}, err
+		return Transaction{}, false, err
 	}
 	quote, err := s.chain.Quote(ctx, req.To, req.Amount)
 	if err != nil {
-		return Transaction{}, wrap("quote fees", err)
+		return Transaction{}, false, wrap("quote fees", err)
 	}
 	tx, created, err := s.record(ctx, req, quote)
 	if err != nil {
-		return Transaction{}, err
+		return Transaction{}, false, err
 	}
 	if created {
 		s.broadcast(ctx, tx)
@@ -163,7 +184,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Transaction, e
 		// every overdue PENDING row.
 		s.log.WarnContext(ctx, "consolidate: reconcile enqueue failed", "tx", tx.ID, "err", err)
 	}
-	return tx, nil
+	return tx, created, nil
 }
 
 // record stores the transfer under the account's lock. The lock only
@@ -189,9 +210,21 @@ func (s *Service) record(ctx context.Context, req SubmitRequest, quote Quote) (T
 		NextCheckAt:    now,
 		Now:            now,
 	}
-	return s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {
-		return s.chain.Sign(nonce, req.To, req.Amount, quote)
+	ctx, span := s.tr.Start(ctx, spanStoreSubmit)
+	tx, created, err := s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {
+		return s.sign(ctx, nonce, req, quote)
 	})
+	endSpan(span, err, submitOutcomeOf(created, err).failed())
+	return tx, created, err
+}
+
+// sign signs the transfer being submitted. The store calls it, perhaps on
+// another goroutine, while its span is open.
+func (s *Service) sign(ctx context.Context, nonce uint64, req SubmitRequest, quote Quote) (SignedTx, error) {
+	_, span := s.tr.Start(ctx, spanSign)
+	signed, err := s.chain.Sign(nonce, req.To, req.Amount, quote)
+	endSpan(span, err, true)
+	return signed, err
 }
 
 func (s *Service) checkSubmit(ctx context.Context, req SubmitRequest) error {
@@ -282,7 +315,10 @@ func (s *Service) syncNonce(ctx context.Context) error {
 // broadcast sends tx's stored bytes. Failure is logged, not returned:
 // reconciling finds the transaction unknown to the node and sends it again.
 func (s *Service) broadcast(ctx context.Context, tx Transaction) {
-	if err := s.chain.Broadcast(ctx, tx.Raw); err != nil {
+	ctx, span := s.tr.Start(ctx, spanBroadcast)
+	err := s.chain.Broadcast(ctx, tx.Raw)
+	endSpan(span, err, true)
+	if err != nil {
 		s.log.WarnContext(ctx, "consolidate: broadcast failed", "tx", tx.ID, "hash", tx.Hash, "err", err)
 	}
 }

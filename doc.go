@@ -74,6 +74,19 @@
 // a transfer that settles wakes the parked ones below its nonce at once: a
 // later nonce mined proves theirs consumed, and their check decides.
 //
+// # Metrics and traces
+//
+// A Service records metrics and spans through the OpenTelemetry API, to
+// Config.MeterProvider and Config.TracerProvider, which default to the
+// global providers: nothing is recorded until the host installs an SDK.
+// Counters and histograms cover submits by outcome and latency, reconcile
+// checks by outcome, time to final, fee bumps, cancels, parks, relayed
+// events and cache hits and misses; gauges read at collection time cover
+// pending and parked transfers, the oldest one's age, the wallet's nonce
+// gap and the queues. Spans cover Submit (with its store write, signing
+// and broadcast), reconcile passes and relay rounds. docs/metrics.md
+// lists every name, unit and attribute.
+//
 // # Errors
 //
 // An error the caller can act on wraps one of the package's sentinel

@@ -24,7 +24,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Transaction, error) {
 	}
 	key := cacheKey(id)
 	if s.cfg.Cache != nil {
-		if tx, ok, err := s.cached(ctx, key, id); ok {
+		tx, ok, err := s.cached(ctx, key, id)
+		s.m.cacheLookup(ctx, ok)
+		if ok {
 			return tx, err
 		}
 	}

@@ -63,6 +63,8 @@ type check struct {
 	sts      []ChainStatus // of attempts, in order
 	err      error
 	done     bool // nothing more to do in this pass: settled, mined, or failed
+	settled  bool // this check applied the settlement
+	voided   bool // … as a void: the nonce was taken by another transaction
 }
 
 func (c *check) fail(err error) { c.err, c.done = err, true }
@@ -74,6 +76,8 @@ func (c *check) fail(err error) { c.err, c.done = err, true }
 // in the order of ids.
 func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 	cs := make([]check, len(ids))
+	ctx, span := s.tr.Start(ctx, spanReconcile)
+	defer s.endPass(ctx, span, cs)
 	// The checks that found their nonce consumed by another transaction;
 	// every other check of the pass clears what an earlier one found.
 	var suspects []int
@@ -118,7 +122,8 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 		parallel(len(voided), func(k int) {
 			c := &cs[voided[k]]
 			s.log.WarnContext(ctx, "consolidate: transfer voided", "tx", c.tx.ID, "nonce", c.tx.Nonce, "reason", "nonce taken by a foreign transaction")
-			c.tx, c.err = s.settle(ctx, c.tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
+			c.voided = true
+			c.tx, c.settled, c.err = s.settle(ctx, c.tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
 		})
 	}
 	s.refill(ctx, cs, live)
@@ -265,7 +270,7 @@ func (s *Service) decide(ctx context.Context, cs []check, idx []int) {
 	}
 	parallel(len(settle), func(k int) {
 		c := &cs[settle[k]]
-		c.tx, c.err = s.settle(ctx, c.tx, sets[k])
+		c.tx, c.settled, c.err = s.settle(ctx, c.tx, sets[k])
 	})
 }
 
@@ -315,14 +320,16 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// settle applies a final outcome. A settlement that lost a race with
-// another worker is not an error: the stored row is returned.
-func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (Transaction, error) {
+// settle applies a final outcome and reports whether this call applied
+// it. A settlement that lost a race with another worker is not an error:
+// the stored row is returned.
+func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (Transaction, bool, error) {
 	settled, err := s.store.Settle(ctx, tx.ID, set)
 	if err != nil && !errors.Is(err, ErrNotPending) {
-		return tx, err
+		return tx, false, err
 	}
 	if err == nil {
+		s.m.settled(ctx, settled, set.At)
 		s.log.InfoContext(ctx, "consolidate: transfer settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
 		if settled.From == s.sender {
 			s.wakeParked(settled.Nonce)
@@ -332,5 +339,5 @@ func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (T
 	if settled.Status.Final() {
 		s.waits.wake(settled.ID)
 	}
-	return settled, nil
+	return settled, err == nil, nil
 }

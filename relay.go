@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // EventMessage is the JSON body of a published event. ID is stable across
@@ -25,9 +27,24 @@ const relayBatch = 100
 // atomic enqueue, then marks them sent. A crash in between publishes them
 // again; the message ID (the event ID) lets consumers drop the repeat.
 func (s *Service) relayOnce(ctx context.Context) (int, error) {
+	began := time.Now()
+	evs, err := s.store.Events(ctx, relayBatch)
+	if err == nil && len(evs) == 0 {
+		return 0, nil
+	}
+	// Only a round with something to publish, or a failure, gets a span:
+	// an idle relay would otherwise make one every RelayInterval.
+	ctx, span := s.tr.Start(ctx, spanRelay, trace.WithTimestamp(began))
+	n, err := s.relay(ctx, evs, err)
+	s.relayDone(ctx, span, n, err)
+	return n, err
+}
+
+// relay publishes evs, and the events after them, until the outbox is
+// empty; err is that of the read of evs.
+func (s *Service) relay(ctx context.Context, evs []Event, err error) (int, error) {
 	total := 0
-	for {
-		evs, err := s.store.Events(ctx, relayBatch)
+	for ; ; evs, err = s.store.Events(ctx, relayBatch) {
 		if err != nil || len(evs) == 0 {
 			return total, err
 		}

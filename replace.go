@@ -215,6 +215,7 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 	if err := s.store.AddAttempt(ctx, tx.ID, a); err != nil {
 		return err
 	}
+	s.m.replaced(ctx, cancel)
 	s.log.InfoContext(ctx, "consolidate: replacement signed", "tx", tx.ID, "hash", a.Hash, "cancel", cancel, "fee_cap", q.GasFeeCap)
 	if err := s.chain.Broadcast(ctx, a.Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
 		return wrap(fmt.Sprintf("broadcast replacement of transaction %d", tx.ID), err)

@@ -145,7 +145,9 @@ func (s *Service) finish(ctx context.Context, d Delivery, id int64, tx Transacti
 	}
 	checks := tx.Checks + 1
 	if checks >= s.cfg.Backoff.Checks {
-		if err := s.park(ctx, id); err != nil && !errors.Is(err, ErrNotPending) {
+		if err := s.park(ctx, id); err == nil {
+			s.m.parked(ctx)
+		} else if !errors.Is(err, ErrNotPending) {
 			log.WarnContext(ctx, "consolidate: park failed", "tx", id, "err", err)
 			s.retry(ctx, d, s.cfg.Backoff.Max)
 			return

@@ -41,6 +41,7 @@ type committer struct {
 	carry []*writeReq
 	// work feeds the deferred work of a batch to the workers.
 	work chan *deferred
+	m    *instruments
 }
 
 // errNextBatch is what a write returns, having changed nothing, when it
@@ -48,7 +49,7 @@ type committer struct {
 // idempotency key): the committer runs it again first in the next batch.
 var errNextBatch = errors.New("retry in the next batch")
 
-func startCommitter(db *sql.DB, maxBatch int, wait time.Duration) *committer {
+func startCommitter(db *sql.DB, maxBatch int, wait time.Duration, m *instruments) *committer {
 	c := &committer{
 		db:       db,
 		maxBatch: maxBatch,
@@ -59,6 +60,7 @@ func startCommitter(db *sql.DB, maxBatch int, wait time.Duration) *committer {
 		stmts:    make(map[string]*sql.Stmt),
 		want:     make(map[string]bool),
 		work:     make(chan *deferred, maxBatch),
+		m:        m,
 	}
 	for range runtime.GOMAXPROCS(0) {
 		go c.worker()
@@ -181,7 +183,10 @@ func (c *committer) commit(batch []*writeReq) {
 		}
 	}
 	if live > 0 {
-		if err := c.apply(batch, errs, live); err != nil {
+		began := time.Now()
+		err := c.apply(batch, errs, live)
+		c.m.committed(live, time.Since(began))
+		if err != nil {
 			for i := range errs {
 				if errs[i] == nil {
 					errs[i] = err

@@ -79,6 +79,14 @@
 // were have their original as the only attempt, with the quote not known
 // (zero GasLimit, nil caps).
 //
+// # Metrics
+//
+// Through Options.MeterProvider (OpenTelemetry; the global provider by
+// default) the committer records two histograms per group commit:
+// consolidate.sqlite.commit.writes ({write}), the writes it committed
+// together, and consolidate.sqlite.commit.duration (s), from BEGIN to the
+// end of COMMIT's fsync.
+//
 // # Schema
 //
 // Open applies the embedded migrations the file has not seen, in one

@@ -19,6 +19,9 @@ import (
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
 	"github.com/go-consolidate/consolidate/store/sqlite"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // instantChain signs for real but quotes from a fixed quote and accepts
@@ -39,6 +42,12 @@ func (c *instantChain) Broadcast(context.Context, []byte) error { return nil }
 // one account funded for any number of transfers.
 func benchService(b *testing.B, opts *sqlite.Options) (*consolidate.Service, int64) {
 	b.Helper()
+	return benchServiceConfig(b, opts, consolidate.Config{})
+}
+
+// benchServiceConfig is benchService with cfg, whose Logger it sets.
+func benchServiceConfig(b *testing.B, opts *sqlite.Options, cfg consolidate.Config) (*consolidate.Service, int64) {
+	b.Helper()
 	store, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"), opts)
 	if err != nil {
 		b.Fatal(err)
@@ -53,9 +62,8 @@ func benchService(b *testing.B, opts *sqlite.Options) (*consolidate.Service, int
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := consolidate.New(store, &instantChain{Chain: real, quote: q}, &consolidate.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := consolidate.New(store, &instantChain{Chain: real, quote: q}, &cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,6 +83,23 @@ func benchService(b *testing.B, opts *sqlite.Options) (*consolidate.Service, int
 // same kind of file.
 func BenchmarkSubmit(b *testing.B) {
 	svc, acct := benchService(b, nil)
+	req := consolidate.SubmitRequest{AccountID: acct, To: common.HexToAddress("0x02"), Amount: big.NewInt(1)}
+	for b.Loop() {
+		if _, err := svc.Submit(b.Context(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSubmitTelemetry is BenchmarkSubmit with an OpenTelemetry SDK
+// installed, every span sampled and exported in batches to an exporter
+// that drops them: the cost of recording, against BenchmarkSubmit's no-op
+// default.
+func BenchmarkSubmitTelemetry(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	svc, acct := benchServiceConfig(b, &sqlite.Options{MeterProvider: mp}, consolidate.Config{MeterProvider: mp, TracerProvider: tp})
 	req := consolidate.SubmitRequest{AccountID: acct, To: common.HexToAddress("0x02"), Amount: big.NewInt(1)}
 	for b.Loop() {
 		if _, err := svc.Submit(b.Context(), req); err != nil {

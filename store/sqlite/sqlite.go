@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-consolidate/consolidate"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	// Registers the pure-Go "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
@@ -45,6 +47,11 @@ type Options struct {
 	// while it lasts; without a limit the file keeps that size for good.
 	// Defaults to 64 MiB; -1 keeps the file at whatever size it reached.
 	WALSizeLimit int64
+	// MeterProvider receives the store's metrics: writes per group commit
+	// and commit latency (see "Metrics" in the package documentation).
+	// Defaults to the global provider (otel.GetMeterProvider()), which
+	// records nothing unless the host installs one.
+	MeterProvider metric.MeterProvider
 }
 
 func (o *Options) withDefaults() Options {
@@ -63,6 +70,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.WALSizeLimit == 0 {
 		r.WALSizeLimit = 64 << 20
+	}
+	if r.MeterProvider == nil {
+		r.MeterProvider = otel.GetMeterProvider()
 	}
 	return r
 }
@@ -147,7 +157,7 @@ func Open(path string, opts *Options) (*Store, error) {
 }
 
 func newStore(w, r *sql.DB, o Options) *Store {
-	return &Store{w: w, r: r, c: startCommitter(w, o.MaxBatch, o.BatchWait)}
+	return &Store{w: w, r: r, c: startCommitter(w, o.MaxBatch, o.BatchWait, newInstruments(o.MeterProvider))}
 }
 
 // openMemory shares one connection between reads and writes: each
