@@ -78,8 +78,8 @@ var mutants = []mutant{
 		desc: "Submit releases the account lock only when the store succeeds",
 		edits: []edit{
 			{"\tdefer unlock()\n\tnow := time.Now()\n\tp := SubmitParams{", "\tnow := time.Now()\n\tp := SubmitParams{"},
-			{"\treturn s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {\n\t\treturn s.chain.Sign(nonce, req.To, req.Amount, quote)\n\t})\n",
-				"\tt, created, err := s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {\n\t\treturn s.chain.Sign(nonce, req.To, req.Amount, quote)\n\t})\n\tif err == nil {\n\t\tunlock()\n\t}\n\treturn t, created, err\n"},
+			{"\tendSpan(span, err, submitOutcomeOf(created, err).failed())\n\treturn tx, created, err\n",
+				"\tendSpan(span, err, submitOutcomeOf(created, err).failed())\n\tif err == nil {\n\t\tunlock()\n\t}\n\treturn tx, created, err\n"},
 		},
 		pkgs: []string{"."},
 		run:  "^TestSubmitReleasesTheLockWhenTheStorePanics$",
