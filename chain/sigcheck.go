@@ -20,7 +20,7 @@ var ErrSignerMismatch = errors.New("consolidate: chain: signed transaction does 
 // SignatureMismatchError says which field of a signed transaction differs
 // from the request. It wraps ErrSignerMismatch.
 type SignatureMismatchError struct {
-	Field string // "chain id", "type", "nonce", "to", "value", "data", "gas", "tip", "fee cap", "access list", "signed fields", "signature" or "from"
+	Field string // "transaction", "chain id", "type", "nonce", "to", "value", "data", "gas", "tip", "fee cap", "access list", "signed fields", "signature" or "from"
 	Want  string // the requested value
 	Got   string // the signed value
 }
@@ -59,7 +59,7 @@ func CheckSigned(intent, signed *types.Transaction, chainID *big.Int, from commo
 	}
 	sender, err := types.Sender(s, signed)
 	if err != nil {
-		return mismatch("signature", "valid", err.Error())
+		return mismatch("signature", "valid", "invalid: "+err.Error())
 	}
 	if sender != from {
 		return mismatch("from", from.Hex(), sender.Hex())
