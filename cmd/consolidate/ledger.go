@@ -104,7 +104,7 @@ func (l *ledger) transferByHash(ctx context.Context, hash common.Hash) (int64, e
 	var id int64
 	err := l.query(ctx, `SELECT transaction_id FROM attempts WHERE hash = ?`, []any{hash.Bytes()}, &id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, &notFoundError{msg: "no transfer has an attempt with hash " + hash.Hex(), err: consolidate.ErrNotFound}
+		return 0, &notFoundError{msg: "transfer with hash " + hash.Hex() + " not found", err: consolidate.ErrNotFound}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("look up hash %s: %w", hash.Hex(), err)

@@ -36,6 +36,11 @@ type options struct {
 	timeout     time.Duration
 }
 
+// defaultOptions are the options before any flag.
+func defaultOptions() options {
+	return options{queue: "reconcile", redisPrefix: "consolidate:", timeout: 30 * time.Second}
+}
+
 // errParse marks a command line the flag package rejected; it has
 // already said why.
 var errParse = errors.New("invalid command line")
@@ -49,15 +54,6 @@ func (c *cli) flagSet(name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	o := &c.opts
-	if o.timeout == 0 {
-		o.timeout = 30 * time.Second
-	}
-	if o.queue == "" {
-		o.queue = "reconcile"
-	}
-	if o.redisPrefix == "" {
-		o.redisPrefix = "consolidate:"
-	}
 	fs.StringVar(&o.db, "db", o.db, "SQLite ledger `file` (env "+envDB+")")
 	fs.Var((*secret)(&o.postgres), "postgres", "PostgreSQL `DSN` of the ledger, instead of -db (env "+envPostgres+")")
 	fs.Var((*secret)(&o.redis), "redis", "redis:// `URL` of the workers' queue, for queue stats, dead letters and requeue (env "+envRedis+")")

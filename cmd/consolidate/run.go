@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runEnv is run with the environment read through getenv.
 func runEnv(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
+	c := &cli{opts: defaultOptions(), getenv: getenv, stdout: stdout, stderr: stderr}
 	fs := c.flagSet("consolidate", "[flags] <command> [arguments]")
 	fs.Usage = func() { c.usage(fs) }
 	if err := fs.Parse(args); err != nil {
