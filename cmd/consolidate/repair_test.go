@@ -118,16 +118,23 @@ func TestRequeueThroughTheWorkersRedisQueue(t *testing.T) {
 	}
 }
 
+// chainArgs writes the wallet's key to a file and returns the flags that
+// reach the fixture's node with it.
+func (f *fixture) chainArgs() []string {
+	f.t.Helper()
+	keyFile := filepath.Join(f.t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte("0x"+hex.EncodeToString(crypto.FromECDSA(f.sim.Key()))+"\n"), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return []string{"-rpc", f.sim.Endpoint(), "-key-file", keyFile}
+}
+
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{serveIPC: true})
 	tx := f.submit(f.funded(1e18).ID, 1000)
 	id := strconv.FormatInt(tx.ID, 10)
-	keyFile := filepath.Join(t.TempDir(), "key")
-	if err := os.WriteFile(keyFile, []byte("0x"+hex.EncodeToString(crypto.FromECDSA(f.sim.Key()))+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	chainArgs := []string{"-rpc", f.sim.Endpoint(), "-key-file", keyFile}
+	chainArgs := f.chainArgs()
 
 	// The wrong network is caught before anything is signed.
 	if r := f.cli(append([]string{"cancel", id, "-chain-id", "1"}, chainArgs...)...); r.code != exitError || !strings.Contains(r.stderr, "on chain 1337, not -chain-id 1") {
@@ -156,4 +163,50 @@ func TestCancel(t *testing.T) {
 	if r := f.cli(append([]string{"cancel", id, "-chain-id", "1337"}, chainArgs...)...); r.code != exitError {
 		t.Fatalf("cancel of a final transfer: exit %d, want 1", r.code)
 	}
+}
+
+func TestCancelParked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{serveIPC: true, checks: 2})
+	tx := f.submit(f.funded(1e18).ID, 1000)
+	id := strconv.FormatInt(tx.ID, 10)
+	f.park(tx)
+	args := append([]string{"cancel", id, "-chain-id", "1337"}, f.chainArgs()...)
+	// Cancel puts the transfer back to work, which takes the queue.
+	if r := f.cli(args...); r.code != exitUsage || !strings.Contains(r.stderr, "-ledger-only") {
+		t.Fatalf("cancel of a parked transfer without the queue: exit %d, stderr %q; want 2", r.code, r.stderr)
+	}
+	if n := len(f.attempts(tx.ID)); n != 1 {
+		t.Fatalf("a refused cancel recorded attempts: %d, want 1", n)
+	}
+	c := cliJSON[cancelled](f, append(args, "-ledger-only")...)
+	if !c.WasParked || !c.Attempt.Cancel {
+		t.Fatalf("cancel -json = %+v, want a cancel of a parked transfer", c)
+	}
+	if v := cliJSON[transferView](f, "transfer", id); *v.Parked || len(v.Attempts) != 2 {
+		t.Fatalf("cancelled transfer = %+v, want back at work with two attempts", v)
+	}
+}
+
+func TestStatsWithTheNode(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{serveIPC: true})
+	f.settle(f.submit(f.funded(1e18).ID, 1000))
+	f.sim.Mine(12) // final for chain.Dial's default 12 confirmations
+	s := cliJSON[statsView](f, append([]string{"stats"}, f.chainArgs()...)...)
+	if len(s.Wallets) != 1 || s.Wallets[0].Finalized == nil || *s.Wallets[0].Finalized != 1 || s.Wallets[0].Balance == "" {
+		t.Fatalf("stats -rpc wallets = %+v, want the node's finalized nonce 1 and a balance", s.Wallets)
+	}
+	if text := f.cliOK(append([]string{"stats"}, f.chainArgs()...)...); !strings.Contains(text, "FINALIZED NONCE") {
+		t.Fatalf("stats table:\n%s", text)
+	}
+}
+
+func (f *fixture) attempts(id int64) []consolidate.Attempt {
+	f.t.Helper()
+	as, err := f.store.Attempts(f.t.Context(), id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return as
 }
