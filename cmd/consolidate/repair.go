@@ -108,9 +108,6 @@ func runCancel(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.checkChainFlags(); err != nil {
-		return err
-	}
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
 	s, err := c.open(ctx, needs{chain: true})
