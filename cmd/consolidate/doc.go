@@ -26,7 +26,9 @@
 //     cancel).
 //   - list: transfers of every account, newest first (-oldest for oldest
 //     first), filtered by -status, -parked and -older-than, in pages of
-//     -limit continued with -cursor.
+//     -limit continued with -cursor. The ledger filters by status; the
+//     command filters by age, reading pages until it fills its own, so
+//     -older-than over final transfers may read much history.
 //   - dead-letters: parked transfers, those whose check budget is spent,
 //     oldest first; with -redis also the dead letters of the workers'
 //     queue and their reasons.

@@ -79,7 +79,7 @@ func runStats(ctx context.Context, c *cli, args []string) error {
 	if c.opts.json {
 		return writeJSON(c.stdout, v)
 	}
-	return c.printStats(now, o, v)
+	return c.printStats(now, o, v, s.chain != nil)
 }
 
 func newWalletView(w consolidate.Wallet, own bool) walletView {
@@ -91,7 +91,8 @@ func newWalletView(w consolidate.Wallet, own bool) walletView {
 	return v
 }
 
-func (c *cli) printStats(now time.Time, o consolidate.Overview, v statsView) error {
+// printStats prints v, with the node's columns when node is set (-rpc).
+func (c *cli) printStats(now time.Time, o consolidate.Overview, v statsView, node bool) error {
 	oldest := "-"
 	if !o.OldestPending.IsZero() {
 		oldest = short(o.OldestPending) + " (" + age(now, o.OldestPending) + " ago)"
@@ -113,17 +114,25 @@ func (c *cli) printStats(now time.Time, o consolidate.Overview, v statsView) err
 		return nil
 	}
 	fmt.Fprintln(c.stdout)
-	t := newTable(c.stdout, "WALLET", "NEXT NONCE", "OPEN", "LOWEST OPEN", "FINALIZED NONCE", "BALANCE (wei)")
+	header := []string{"WALLET", "NEXT NONCE", "OPEN", "LOWEST OPEN"}
+	if node {
+		header = append(header, "FINALIZED NONCE", "BALANCE (wei)")
+	}
+	t := newTable(c.stdout, header...)
 	for _, w := range v.Wallets {
-		fin := "-"
-		if w.Finalized != nil {
-			fin = strconv.FormatUint(*w.Finalized, 10)
-		}
 		lowest := "-"
 		if w.Open > 0 {
 			lowest = strconv.FormatUint(w.LowestOpen, 10)
 		}
-		t.row(w.Sender, strconv.FormatUint(w.NextNonce, 10), strconv.FormatInt(w.Open, 10), lowest, fin, dash(w.Balance))
+		row := []string{w.Sender, strconv.FormatUint(w.NextNonce, 10), strconv.FormatInt(w.Open, 10), lowest}
+		if node {
+			fin := "-"
+			if w.Finalized != nil {
+				fin = strconv.FormatUint(*w.Finalized, 10)
+			}
+			row = append(row, fin, dash(w.Balance))
+		}
+		t.row(row...)
 	}
 	return t.flush()
 }
