@@ -46,9 +46,7 @@ func runAccount(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	s, err := c.open(ctx, needs{})
+	s, ctx, err := c.open(ctx, needs{})
 	if err != nil {
 		return err
 	}
@@ -95,9 +93,7 @@ func runTransfer(ctx context.Context, c *cli, args []string) error {
 	if err := c.resolve(); err != nil {
 		return err
 	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	s, err := c.open(ctx, needs{})
+	s, ctx, err := c.open(ctx, needs{})
 	if err != nil {
 		return err
 	}

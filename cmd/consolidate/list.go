@@ -36,9 +36,7 @@ func runList(ctx context.Context, c *cli, args []string) error {
 	if err := checkFilter(f, *olderThan); err != nil {
 		return err
 	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	s, err := c.open(ctx, needs{})
+	s, ctx, err := c.open(ctx, needs{})
 	if err != nil {
 		return err
 	}
@@ -159,9 +157,7 @@ func runDeadLetters(ctx context.Context, c *cli, args []string) error {
 	if err := checkFilter(f, 0); err != nil {
 		return err
 	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	s, err := c.open(ctx, needs{})
+	s, ctx, err := c.open(ctx, needs{})
 	if err != nil {
 		return err
 	}

@@ -47,9 +47,7 @@ func runRequeue(ctx context.Context, c *cli, args []string) error {
 	if err := c.queueRequired(*ledgerOnly); err != nil {
 		return err
 	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	s, err := c.open(ctx, needs{})
+	s, ctx, err := c.open(ctx, needs{})
 	if err != nil {
 		return err
 	}
@@ -108,9 +106,7 @@ func runCancel(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	s, err := c.open(ctx, needs{chain: true})
+	s, ctx, err := c.open(ctx, needs{chain: true})
 	if err != nil {
 		return err
 	}

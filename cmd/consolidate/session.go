@@ -31,8 +31,21 @@ type needs struct {
 	chain bool // fail without -rpc, a key and -chain-id
 }
 
-// open opens the ledger and builds a Service over it.
-func (c *cli) open(ctx context.Context, n needs) (*session, error) {
+// open opens the ledger and builds a Service over it, and returns ctx
+// bounded by -timeout; s.close releases both.
+func (c *cli) open(ctx context.Context, n needs) (*session, context.Context, error) {
+	ctx, cancel := c.deadline(ctx)
+	s, err := c.openSession(ctx, n)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	closeAll := s.close
+	s.close = func() { closeAll(); cancel() }
+	return s, ctx, nil
+}
+
+func (c *cli) openSession(ctx context.Context, n needs) (*session, error) {
 	if n.chain {
 		if err := c.checkChainFlags(); err != nil {
 			return nil, err

@@ -43,9 +43,7 @@ func runStats(ctx context.Context, c *cli, args []string) error {
 	if err := c.noArgs(fs, args); err != nil {
 		return err
 	}
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
-	s, err := c.open(ctx, needs{})
+	s, ctx, err := c.open(ctx, needs{})
 	if err != nil {
 		return err
 	}
