@@ -54,7 +54,7 @@ func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) 
 		return err
 	})
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: create account: %w", err)
+		return consolidate.Account{}, wrap("create account", err)
 	}
 	return a, nil
 }
@@ -86,7 +86,7 @@ func (s *Store) CreateAccountWithKey(ctx context.Context, key string) (consolida
 		a, err = scanAccount(s.pool.QueryRow(ctx, sqlSelectKeyed, key))
 	}
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: create account: %w", err)
+		return consolidate.Account{}, wrap("create account", err)
 	}
 	return a, nil
 }
@@ -94,11 +94,11 @@ func (s *Store) CreateAccountWithKey(ctx context.Context, key string) (consolida
 // Account returns one account, or ErrNotFound.
 func (s *Store) Account(ctx context.Context, id int64) (consolidate.Account, error) {
 	if err := s.ready(ctx); err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: account: %w", err)
+		return consolidate.Account{}, wrap("account", err)
 	}
 	a, err := scanAccount(s.pool.QueryRow(ctx, sqlSelectAccount, id))
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: %w", notFound(err, "account", id))
+		return consolidate.Account{}, wrap("account", notFound(err, "account", id))
 	}
 	return a, nil
 }
@@ -109,7 +109,7 @@ func (s *Store) Account(ctx context.Context, id int64) (consolidate.Account, err
 func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (consolidate.Account, error) {
 	a, err := s.credit(ctx, accountID, amount, reference)
 	if err != nil {
-		return consolidate.Account{}, fmt.Errorf("consolidate: postgres: credit: %w", err)
+		return consolidate.Account{}, wrap("credit", err)
 	}
 	return a, nil
 }
@@ -117,10 +117,10 @@ func (s *Store) Credit(ctx context.Context, accountID int64, amount *big.Int, re
 func (s *Store) credit(ctx context.Context, accountID int64, amount *big.Int, reference string) (consolidate.Account, error) {
 	enc, err := encodeAmount(amount)
 	if err != nil || amount.Sign() == 0 {
-		return consolidate.Account{}, consolidate.ErrInvalidAmount
+		return consolidate.Account{}, fmt.Errorf("%w: credit of %v", consolidate.ErrInvalidAmount, amount)
 	}
 	if reference == "" {
-		return consolidate.Account{}, fmt.Errorf("empty reference: %w", consolidate.ErrInvalidReference)
+		return consolidate.Account{}, fmt.Errorf("%w: empty credit reference", consolidate.ErrInvalidReference)
 	}
 	now := dbTime(time.Now())
 	var acct consolidate.Account
@@ -135,7 +135,7 @@ func (s *Store) credit(ctx context.Context, accountID int64, amount *big.Int, re
 		switch err := tx.QueryRow(ctx, sqlSelectCredit, accountID, reference).Scan(&prev); {
 		case err == nil:
 			if prev != enc {
-				return fmt.Errorf("credit reference %q: %w", reference, consolidate.ErrIdempotencyConflict)
+				return fmt.Errorf("%w: credit reference %q", consolidate.ErrIdempotencyConflict, reference)
 			}
 			acct = a // already applied: the account as it is now
 			return nil
@@ -147,7 +147,7 @@ func (s *Store) credit(ctx context.Context, accountID int64, amount *big.Int, re
 		}
 		acct, err = scanAccount(tx.QueryRow(ctx, sqlCreditAccount, accountID, enc, now))
 		if sqlState(err) == checkViolation {
-			return fmt.Errorf("balance would exceed 2^256-1: %w", consolidate.ErrInvalidAmount)
+			return fmt.Errorf("%w: balance would exceed 2^256-1", consolidate.ErrInvalidAmount)
 		}
 		return err
 	})

@@ -48,7 +48,7 @@ func encodeQuote(q consolidate.Quote) (quoteRow, error) {
 	tip, errTip := encodeAmount(q.GasTipCap)
 	feeCap, errFee := encodeAmount(q.GasFeeCap)
 	if errTip != nil || errFee != nil {
-		return quoteRow{}, fmt.Errorf("gas caps %v, %v: %w", q.GasTipCap, q.GasFeeCap, consolidate.ErrInvalidAmount)
+		return quoteRow{}, fmt.Errorf("%w: gas caps %v, %v", consolidate.ErrInvalidAmount, q.GasTipCap, q.GasFeeCap)
 	}
 	r.tipCap, r.feeCap = &tip, &feeCap
 	return r, nil
@@ -144,7 +144,7 @@ func lockPending(ctx context.Context, tx pgx.Tx, id int64) (schedule, error) {
 		return schedule{}, notFound(err, "transaction", id)
 	}
 	if st := consolidate.Status(status); st != consolidate.StatusPending {
-		return schedule{}, fmt.Errorf("transaction %d is %s: %w", id, st, consolidate.ErrNotPending)
+		return schedule{}, fmt.Errorf("%w: transaction %d is %s", consolidate.ErrNotPending, id, st)
 	}
 	return sc, nil
 }
@@ -163,7 +163,7 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 		err = s.inTx(ctx, func(tx pgx.Tx) error { return addAttempt(ctx, tx, id, a.Hash, row) })
 	}
 	if err != nil {
-		return fmt.Errorf("consolidate: postgres: add attempt to transaction %d: %w", id, err)
+		return wrap(fmt.Sprintf("add attempt to transaction %d", id), err)
 	}
 	return nil
 }
@@ -178,9 +178,9 @@ func addAttempt(ctx context.Context, tx pgx.Tx, id int64, hash common.Hash, row 
 	case err != nil:
 		return err
 	case owner != id:
-		return fmt.Errorf("hash %s is an attempt of transaction %d: %w", hash, owner, consolidate.ErrIdempotencyConflict)
+		return fmt.Errorf("%w: hash %s is an attempt of transaction %d", consolidate.ErrIdempotencyConflict, hash, owner)
 	case !prev.sameAs(row):
-		return fmt.Errorf("hash %s is recorded with other contents: %w", hash, consolidate.ErrIdempotencyConflict)
+		return fmt.Errorf("%w: hash %s is recorded with other contents", consolidate.ErrIdempotencyConflict, hash)
 	default:
 		return nil // recorded before: a retry
 	}
@@ -188,7 +188,7 @@ func addAttempt(ctx context.Context, tx pgx.Tx, id int64, hash common.Hash, row 
 		row.quote.tipCap, row.quote.feeCap, row.cancel, row.createdAt)
 	if sqlState(err) == uniqueViolation {
 		// Another transaction's attempt, committed since the check.
-		return fmt.Errorf("hash %s is an attempt of another transaction: %w", hash, consolidate.ErrIdempotencyConflict)
+		return fmt.Errorf("%w: hash %s is an attempt of another transaction", consolidate.ErrIdempotencyConflict, hash)
 	}
 	return err
 }
@@ -199,7 +199,7 @@ func addAttempt(ctx context.Context, tx pgx.Tx, id int64, hash common.Hash, row 
 func (s *Store) Attempts(ctx context.Context, id int64) ([]consolidate.Attempt, error) {
 	as, err := s.attempts(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: attempts: %w", err)
+		return nil, wrap("attempts", err)
 	}
 	return as, nil
 }

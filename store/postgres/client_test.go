@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/store/postgres"
+	"github.com/go-consolidate/consolidate/store/postgres/pgtest"
 )
 
 // clientEnv carries a client's configuration to the test binary run
@@ -24,7 +25,9 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(clientEnv); cfg != "" {
 		os.Exit(runClient(cfg))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // clientConfig is what one client process does: Workers loops of

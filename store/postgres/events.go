@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/go-consolidate/consolidate"
@@ -25,7 +24,7 @@ const (
 func (s *Store) Events(ctx context.Context, limit int) ([]consolidate.Event, error) {
 	evs, err := s.events(ctx, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: events: %w", err)
+		return nil, wrap("events", err)
 	}
 	return evs, nil
 }
@@ -56,13 +55,13 @@ func (s *Store) events(ctx context.Context, limit int) ([]consolidate.Event, err
 // ignored, so a relay that retries after a crash does no harm.
 func (s *Store) MarkSent(ctx context.Context, ids []int64) error {
 	if err := s.ready(ctx); err != nil {
-		return fmt.Errorf("consolidate: postgres: mark sent: %w", err)
+		return wrap("mark sent", err)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
 	if _, err := s.pool.Exec(ctx, sqlMarkSent, dbTime(time.Now()), ids); err != nil {
-		return fmt.Errorf("consolidate: postgres: mark sent: %w", err)
+		return wrap("mark sent", err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"time"
 
@@ -46,7 +45,7 @@ func listQuery(f consolidate.Filter) (string, []any) {
 // consolidate.Store.
 func (s *Store) List(ctx context.Context, f consolidate.Filter) ([]consolidate.Transaction, error) {
 	if err := s.ready(ctx); err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: list: %w", err)
+		return nil, wrap("list", err)
 	}
 	if f.Limit <= 0 {
 		return nil, nil
@@ -54,11 +53,11 @@ func (s *Store) List(ctx context.Context, f consolidate.Filter) ([]consolidate.T
 	q, args := listQuery(f)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: list: %w", err)
+		return nil, wrap("list", err)
 	}
 	txs, err := pgx.CollectRows(rows, collectTransaction)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: list: %w", err)
+		return nil, wrap("list", err)
 	}
 	return txs, nil
 }
@@ -67,7 +66,7 @@ func (s *Store) List(ctx context.Context, f consolidate.Filter) ([]consolidate.T
 // consolidate.Store.
 func (s *Store) Overview(ctx context.Context) (consolidate.Overview, error) {
 	if err := s.ready(ctx); err != nil {
-		return consolidate.Overview{}, fmt.Errorf("consolidate: postgres: overview: %w", err)
+		return consolidate.Overview{}, wrap("overview", err)
 	}
 	var o consolidate.Overview
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -76,7 +75,7 @@ func (s *Store) Overview(ctx context.Context) (consolidate.Overview, error) {
 		return err
 	})
 	if err != nil {
-		return consolidate.Overview{}, fmt.Errorf("consolidate: postgres: overview: %w", err)
+		return consolidate.Overview{}, wrap("overview", err)
 	}
 	return o, nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -22,7 +21,7 @@ func (s *Store) SyncNonce(ctx context.Context, sender common.Address, next uint6
 		_, err = s.pool.Exec(ctx, sqlSyncNonce, sender.Bytes(), n)
 	}
 	if err != nil {
-		return fmt.Errorf("consolidate: postgres: sync nonce: %w", err)
+		return wrap("sync nonce", err)
 	}
 	return nil
 }

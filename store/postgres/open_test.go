@@ -68,8 +68,7 @@ func TestOpenDatabaseDown(t *testing.T) {
 // every Store works.
 func TestMigrateConcurrent(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t, nil)
-	dsn := srv.CreateDatabase(t)
+	dsn := pgtest.Shared(t, nil).CreateDatabase(t)
 	const n = 8
 	stores := make([]*postgres.Store, n)
 	var wg sync.WaitGroup
@@ -116,8 +115,7 @@ func TestMigrateConcurrent(t *testing.T) {
 // write: the database itself refuses it.
 func TestConstraints(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t, nil)
-	dsn := srv.CreateDatabase(t)
+	dsn := database(t, nil)
 	s := open(t, dsn, nil)
 	a, err := s.CreateAccount(t.Context())
 	if err != nil {
@@ -157,8 +155,7 @@ func TestConstraints(t *testing.T) {
 // flight however long the history grows.
 func TestPendingIndex(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t, nil)
-	dsn := srv.CreateDatabase(t)
+	dsn := database(t, nil)
 	open(t, dsn, nil)
 	c := connect(t, dsn)
 	var def string

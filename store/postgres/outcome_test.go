@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-consolidate/consolidate/store/postgres"
-	"github.com/go-consolidate/consolidate/store/postgres/pgtest"
 	"github.com/go-consolidate/consolidate/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
@@ -20,8 +19,7 @@ import (
 // the transfer and returns it, once, even without an idempotency key.
 func TestUnknownOutcomeCommitted(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t, nil)
-	dsn := srv.CreateDatabase(t)
+	dsn := database(t, nil)
 	s := open(t, dsn, nil)
 	acct := fund(t, s, 1, 10*hold)[0]
 	watch := connect(t, dsn)
@@ -76,8 +74,7 @@ func TestUnknownOutcomeCommitted(t *testing.T) {
 // are still free.
 func TestUnknownOutcomeRolledBack(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t, nil)
-	dsn := srv.CreateDatabase(t)
+	dsn := database(t, nil)
 	// One connection, so the batch runs on the one that has already
 	// prepared its statements.
 	s := open(t, dsn, &postgres.Options{MaxConns: 1})
@@ -138,8 +135,7 @@ func TestUnknownOutcomeRolledBack(t *testing.T) {
 // completes once its lock is free.
 func TestPoolExhausted(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t, nil)
-	dsn := srv.CreateDatabase(t)
+	dsn := database(t, nil)
 	s := open(t, dsn, &postgres.Options{MaxConns: 1})
 	accts := fund(t, s, 2, 10*hold)
 	// Another session holds the account's row, so the Submit's batch

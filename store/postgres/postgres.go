@@ -54,16 +54,16 @@ func (o *Options) withDefaults() Options {
 
 func (o Options) validate() error {
 	if o.MaxConns < 0 {
-		return fmt.Errorf("consolidate: postgres: negative MaxConns %d: %w", o.MaxConns, consolidate.ErrInvalidConfig)
+		return fmt.Errorf("%w: postgres: negative MaxConns %d", consolidate.ErrInvalidConfig, o.MaxConns)
 	}
 	if o.MaxBatch < 0 {
-		return fmt.Errorf("consolidate: postgres: negative MaxBatch %d: %w", o.MaxBatch, consolidate.ErrInvalidConfig)
+		return fmt.Errorf("%w: postgres: negative MaxBatch %d", consolidate.ErrInvalidConfig, o.MaxBatch)
 	}
 	if o.BatchWait < 0 || o.BatchWait > time.Second {
-		return fmt.Errorf("consolidate: postgres: BatchWait %v is outside [0, 1s]: %w", o.BatchWait, consolidate.ErrInvalidConfig)
+		return fmt.Errorf("%w: postgres: BatchWait %v is outside [0, 1s]", consolidate.ErrInvalidConfig, o.BatchWait)
 	}
 	if o.IdleInTransactionTimeout < -1 || o.IdleInTransactionTimeout > 0 && o.IdleInTransactionTimeout < time.Millisecond {
-		return fmt.Errorf("consolidate: postgres: IdleInTransactionTimeout %v: %w", o.IdleInTransactionTimeout, consolidate.ErrInvalidConfig)
+		return fmt.Errorf("%w: postgres: IdleInTransactionTimeout %v", consolidate.ErrInvalidConfig, o.IdleInTransactionTimeout)
 	}
 	return nil
 }
@@ -192,10 +192,38 @@ func sqlState(err error) string {
 	return ""
 }
 
+// wrap says which operation failed, unless err already reads
+// "consolidate: …" (a refusal built on one of the library's sentinels, or
+// an error of the caller's): that says what happened, and the prefix
+// appears once.
+func wrap(op string, err error) error {
+	if strings.HasPrefix(err.Error(), "consolidate: ") {
+		return err
+	}
+	return fmt.Errorf("consolidate: postgres: %s: %w", op, err)
+}
+
+// within says where err arose, unless it reads "consolidate: …" and so
+// must stay first for wrap to keep it whole.
+func within(where string, err error) error {
+	if strings.HasPrefix(err.Error(), "consolidate: ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// unprefixed is err read without its "consolidate: " prefix, for the
+// middle of a message that already has one; errors.Is and As still see
+// err.
+type unprefixed struct{ err error }
+
+func (e unprefixed) Error() string { return strings.TrimPrefix(e.err.Error(), "consolidate: ") }
+func (e unprefixed) Unwrap() error { return e.err }
+
 // notFound maps pgx's "no row" to the library's sentinel.
 func notFound(err error, what string, id int64) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s %d: %w", what, id, consolidate.ErrNotFound)
+		return fmt.Errorf("%w: %s %d", consolidate.ErrNotFound, what, id)
 	}
 	return err
 }

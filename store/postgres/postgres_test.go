@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/go-consolidate/consolidate"
@@ -25,10 +26,23 @@ func open(t testing.TB, dsn string, opts *postgres.Options) *postgres.Store {
 // of a crash of the whole machine.
 var semantics = &pgtest.Options{Settings: map[string]string{"fsync": "off"}}
 
+// database returns the DSN of a new database of its own for t, on the
+// server this process shares among tests with opts. It is a copy of one
+// migrated once, which is faster than migrating each.
+func database(t testing.TB, opts *pgtest.Options) string {
+	t.Helper()
+	return pgtest.Shared(t, opts).CreateDatabaseFrom(t, "migrated", func(ctx context.Context, dsn string) error {
+		s, err := postgres.Open(ctx, dsn, nil)
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	})
+}
+
 func TestConformance(t *testing.T) {
-	srv := pgtest.Start(t, semantics)
 	storetest.Run(t, func(t *testing.T) consolidate.Store {
-		s, err := postgres.Open(t.Context(), srv.CreateDatabase(t), nil)
+		s, err := postgres.Open(t.Context(), database(t, semantics), nil)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -39,9 +53,8 @@ func TestConformance(t *testing.T) {
 // TestConformanceNoBatching runs the suite with group commit off: every
 // Submit is a transaction of its own.
 func TestConformanceNoBatching(t *testing.T) {
-	srv := pgtest.Start(t, semantics)
 	storetest.Run(t, func(t *testing.T) consolidate.Store {
-		s, err := postgres.Open(t.Context(), srv.CreateDatabase(t), &postgres.Options{MaxBatch: 1})
+		s, err := postgres.Open(t.Context(), database(t, semantics), &postgres.Options{MaxBatch: 1})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

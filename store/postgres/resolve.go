@@ -45,7 +45,7 @@ func (s *Store) resolve(ctx context.Context, r *submitReq, res submitResult) sub
 		case err == nil:
 			return submitResult{tx: tx, created: true}
 		case errors.Is(err, consolidate.ErrClosed):
-			return submitResult{err: fmt.Errorf("%w: %w (and then %w)", ErrOutcomeUnknown, res.cause, err)}
+			return submitResult{err: fmt.Errorf("%w: %w (and then %w)", ErrOutcomeUnknown, res.cause, unprefixed{err})}
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -30,7 +30,7 @@ const (
 // means due at once.
 func (s *Store) Reschedule(ctx context.Context, id int64, checks int, next time.Time) error {
 	if checks < 0 || checks > 1<<31-1 {
-		return fmt.Errorf("consolidate: postgres: reschedule: checks %d: %w", checks, consolidate.ErrInvalidArgument)
+		return fmt.Errorf("%w: reschedule: checks %d", consolidate.ErrInvalidArgument, checks)
 	}
 	next = dbTime(nowOr(next))
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -41,7 +41,7 @@ func (s *Store) Reschedule(ctx context.Context, id int64, checks int, next time.
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: postgres: reschedule: %w", err)
+		return wrap("reschedule", err)
 	}
 	return nil
 }
@@ -65,7 +65,7 @@ func (s *Store) Park(ctx context.Context, id int64, next time.Time) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("consolidate: postgres: park: %w", err)
+		return wrap("park", err)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (s *Store) Park(ctx context.Context, id int64, next time.Time) error {
 func (s *Store) Due(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	ids, err := s.ids(ctx, sqlDue, t, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: due: %w", err)
+		return nil, wrap("due", err)
 	}
 	return ids, nil
 }
@@ -84,7 +84,7 @@ func (s *Store) Due(ctx context.Context, t time.Time, after int64, limit int) ([
 func (s *Store) Parked(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	ids, err := s.ids(ctx, sqlParked, t, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: parked: %w", err)
+		return nil, wrap("parked", err)
 	}
 	return ids, nil
 }

@@ -33,7 +33,7 @@ const (
 func (s *Store) Settle(ctx context.Context, id int64, st consolidate.Settlement) (consolidate.Transaction, error) {
 	t, err := s.settle(ctx, id, st)
 	if err != nil {
-		return t, fmt.Errorf("consolidate: postgres: settle: %w", err)
+		return t, wrap("settle", err)
 	}
 	return t, nil
 }
@@ -42,11 +42,11 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 	switch st.Outcome {
 	case consolidate.OutcomeSuccess, consolidate.OutcomeReverted, consolidate.OutcomeDropped:
 	default:
-		return consolidate.Transaction{}, fmt.Errorf("transaction %d: invalid outcome %d: %w", id, int(st.Outcome), consolidate.ErrInvalidArgument)
+		return consolidate.Transaction{}, fmt.Errorf("%w: transaction %d: invalid outcome %d", consolidate.ErrInvalidArgument, id, int(st.Outcome))
 	}
 	feeChain, err := optionalAmount(st.FeeBlockchain)
 	if err != nil {
-		return consolidate.Transaction{}, fmt.Errorf("blockchain fee %v: %w", st.FeeBlockchain, err)
+		return consolidate.Transaction{}, fmt.Errorf("%w: blockchain fee %v", err, st.FeeBlockchain)
 	}
 	block, err := toInt64("block number", st.BlockNumber)
 	if err != nil {
@@ -63,7 +63,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 		}
 		if t.Status != consolidate.StatusPending {
 			out = t // a duplicate delivery learns the outcome
-			return fmt.Errorf("transaction %d is %s: %w", id, t.Status, consolidate.ErrNotPending)
+			return fmt.Errorf("%w: transaction %d is %s", consolidate.ErrNotPending, id, t.Status)
 		}
 		hash, raw, err := landed(ctx, tx, t, st.Hash)
 		if err != nil {
@@ -98,7 +98,7 @@ func landed(ctx context.Context, tx pgx.Tx, t consolidate.Transaction, hash comm
 	}
 	owner, a, err := attemptByHash(ctx, tx, hash)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && owner != t.ID {
-		return common.Hash{}, nil, fmt.Errorf("transaction %d has no attempt %s: %w", t.ID, hash, consolidate.ErrNotFound)
+		return common.Hash{}, nil, fmt.Errorf("%w: transaction %d has no attempt %s", consolidate.ErrNotFound, t.ID, hash)
 	}
 	if err != nil {
 		return common.Hash{}, nil, err

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/store/postgres"
-	"github.com/go-consolidate/consolidate/store/postgres/pgtest"
 	"github.com/go-consolidate/consolidate/store/storetest"
 )
 
@@ -20,8 +19,7 @@ import (
 // the wallet's nonces stay gap-free across all of them.
 func TestStoresShareDatabase(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t, nil)
-	dsn := srv.CreateDatabase(t)
+	dsn := database(t, nil)
 	stores := make([]*postgres.Store, 3)
 	for i := range stores {
 		stores[i] = open(t, dsn, nil)

@@ -58,7 +58,7 @@ type submitResult struct {
 func (s *Store) Submit(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (consolidate.Transaction, bool, error) {
 	t, created, err := s.submit(ctx, p, sign)
 	if err != nil {
-		return consolidate.Transaction{}, false, fmt.Errorf("consolidate: postgres: submit: %w", err)
+		return consolidate.Transaction{}, false, wrap("submit", err)
 	}
 	return t, created, nil
 }
@@ -84,18 +84,18 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 func newSubmitReq(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (*submitReq, error) {
 	amount, err := encodeAmount(p.Amount)
 	if err != nil || p.Amount.Sign() == 0 {
-		return nil, fmt.Errorf("amount: %w", consolidate.ErrInvalidAmount)
+		return nil, fmt.Errorf("%w: amount %v", consolidate.ErrInvalidAmount, p.Amount)
 	}
 	fee, err := encodeAmount(p.FeeTotal)
 	if err != nil {
-		return nil, fmt.Errorf("fee: %w", consolidate.ErrInvalidAmount)
+		return nil, fmt.Errorf("%w: fee %v", consolidate.ErrInvalidAmount, p.FeeTotal)
 	}
 	quote, err := encodeQuote(p.Quote)
 	if err != nil {
-		return nil, fmt.Errorf("quote: %w", err)
+		return nil, err
 	}
 	if sign == nil {
-		return nil, fmt.Errorf("nil sign function: %w", consolidate.ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil sign function", consolidate.ErrInvalidArgument)
 	}
 	return &submitReq{
 		ctx:    ctx,
@@ -191,10 +191,10 @@ func decideOne(r *submitReq, st *state, avail map[int64]*big.Int, next map[[20]b
 	}
 	a, ok := avail[p.AccountID]
 	if !ok {
-		return decision{kind: decidedError, err: fmt.Errorf("account %d: %w", p.AccountID, consolidate.ErrNotFound)}
+		return decision{kind: decidedError, err: fmt.Errorf("%w: account %d", consolidate.ErrNotFound, p.AccountID)}
 	}
 	if a.Cmp(r.hold) < 0 {
-		err := fmt.Errorf("account %d: %w", p.AccountID, consolidate.ErrInsufficientFunds)
+		err := fmt.Errorf("%w: account %d", consolidate.ErrInsufficientFunds, p.AccountID)
 		if p.IdempotencyKey == "" {
 			return decision{kind: decidedRejectNo, err: err}
 		}
@@ -216,11 +216,11 @@ const maxNonce = 1<<63 - 1
 func replayed(p consolidate.SubmitParams, row keyRow) decision {
 	switch {
 	case !bytes.Equal(row.requestHash, p.RequestHash[:]):
-		return decision{kind: decidedError, err: fmt.Errorf("key %q: %w", p.IdempotencyKey, consolidate.ErrIdempotencyConflict)}
+		return decision{kind: decidedError, err: fmt.Errorf("%w: key %q", consolidate.ErrIdempotencyConflict, p.IdempotencyKey)}
 	case row.txID != nil:
 		return decision{kind: decidedReplay, replay: *row.txID}
 	case row.errorCode != nil && *row.errorCode == errCodeInsufficientFunds:
-		return decision{kind: decidedError, err: fmt.Errorf("account %d, key %q: %w", p.AccountID, p.IdempotencyKey, consolidate.ErrInsufficientFunds)}
+		return decision{kind: decidedError, err: fmt.Errorf("%w: account %d, key %q", consolidate.ErrInsufficientFunds, p.AccountID, p.IdempotencyKey)}
 	}
 	return decision{kind: decidedError, err: fmt.Errorf("key %q: unknown recorded outcome", p.IdempotencyKey)}
 }
@@ -261,7 +261,7 @@ func signOne(r *submitReq, nonce uint64) (st consolidate.SignedTx, err error) {
 		err = checkSigned(st)
 	}
 	if err != nil {
-		return consolidate.SignedTx{}, fmt.Errorf("sign nonce %d: %w", nonce, err)
+		return consolidate.SignedTx{}, within(fmt.Sprintf("sign nonce %d", nonce), err)
 	}
 	st.Raw = bytes.Clone(st.Raw)
 	return st, nil

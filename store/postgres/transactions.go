@@ -74,11 +74,11 @@ func collectTransaction(row pgx.CollectableRow) (consolidate.Transaction, error)
 // Transaction returns one transaction, or ErrNotFound.
 func (s *Store) Transaction(ctx context.Context, id int64) (consolidate.Transaction, error) {
 	if err := s.ready(ctx); err != nil {
-		return consolidate.Transaction{}, fmt.Errorf("consolidate: postgres: transaction: %w", err)
+		return consolidate.Transaction{}, wrap("transaction", err)
 	}
 	t, err := scanTransaction(s.pool.QueryRow(ctx, sqlSelectTransaction, id))
 	if err != nil {
-		return consolidate.Transaction{}, fmt.Errorf("consolidate: postgres: %w", notFound(err, "transaction", id))
+		return consolidate.Transaction{}, wrap("transaction", notFound(err, "transaction", id))
 	}
 	return t, nil
 }
@@ -89,7 +89,7 @@ func (s *Store) Transaction(ctx context.Context, id int64) (consolidate.Transact
 func (s *Store) Transactions(ctx context.Context, accountID int64, before int64, limit int) ([]consolidate.Transaction, error) {
 	txs, err := s.transactions(ctx, accountID, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: postgres: transactions: %w", err)
+		return nil, wrap("transactions", err)
 	}
 	return txs, nil
 }

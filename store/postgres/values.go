@@ -101,7 +101,7 @@ func nowOr(t time.Time) time.Time {
 // gas limit) fits PostgreSQL's BIGINT. Real values are far below it.
 func toInt64(what string, v uint64) (int64, error) {
 	if v > math.MaxInt64 {
-		return 0, fmt.Errorf("%s %d exceeds %d: %w", what, v, int64(math.MaxInt64), consolidate.ErrInvalidArgument)
+		return 0, fmt.Errorf("%w: %s %d exceeds %d", consolidate.ErrInvalidArgument, what, v, int64(math.MaxInt64))
 	}
 	return int64(v), nil
 }

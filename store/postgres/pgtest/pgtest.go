@@ -4,6 +4,12 @@
 // test runs as root, the server runs as an unprivileged system user
 // (postgres, else nobody), since PostgreSQL refuses to run as root.
 //
+// Start gives a test a server of its own, to stop, kill or reconfigure.
+// Tests that need only a database share a server per test process
+// instead (Shared), each creating a database of its own on it, empty or
+// copied from a prepared template (CreateDatabaseFrom); the package's
+// TestMain then calls StopShared.
+//
 // When the PostgreSQL binaries are not installed (searched on PATH, then
 // in /usr/lib/postgresql/*/bin) the calling test is skipped, unless the
 // environment sets CONSOLIDATE_REQUIRE_POSTGRES=1 (as CI does), which
@@ -27,6 +33,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // RequireEnv names the environment variable that, set to 1, makes missing
@@ -68,6 +75,11 @@ type Server struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
 	created atomic.Int64
+
+	tmu       sync.Mutex // guards templates, admin and closed
+	templates map[string]*template
+	admin     *pgxpool.Pool
+	closed    bool // by remove: exec makes no new pool
 }
 
 // Binary returns the directory of the PostgreSQL binaries, or skips (or
@@ -114,23 +126,41 @@ func versionOf(binDir string) int {
 	return v
 }
 
-// Start runs initdb in a new temporary directory and starts a server on
-// a free port, waiting until it accepts connections. The server is killed
+// Start runs initdb in a new temporary directory (or, in a process that
+// calls Shared, copies what one initdb made) and starts a server on a
+// free port, waiting until it accepts connections. The server is killed
 // and its directory removed when t ends.
 func Start(t testing.TB, opts *Options) *Server {
 	t.Helper()
-	s, o := newServer(t, Binary(t), opts)
-	if err := s.initdb(o.Trust); err != nil {
+	s, err := boot(Binary(t), opts, "pgtest-")
+	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	s.launch(t, o)
+	t.Cleanup(s.remove)
 	return s
+}
+
+// boot makes a server in a new temporary directory, named by pattern as
+// os.MkdirTemp names it, and starts it, leaving nothing behind when it
+// fails.
+func boot(bin string, opts *Options, pattern string) (*Server, error) {
+	s, o, err := newServer(bin, opts, pattern)
+	if err != nil {
+		return nil, err
+	}
+	if err = s.initdb(o.Trust); err == nil {
+		err = s.launch(o)
+	}
+	if err != nil {
+		s.remove()
+		return nil, err
+	}
+	return s, nil
 }
 
 // newServer makes the temporary directory of a server that has no data
 // directory yet, owned by the user it will run as.
-func newServer(t testing.TB, bin string, opts *Options) (*Server, Options) {
-	t.Helper()
+func newServer(bin string, opts *Options, pattern string) (*Server, Options, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -140,48 +170,53 @@ func newServer(t testing.TB, bin string, opts *Options) (*Server, Options) {
 	}
 	cred, err := unprivileged()
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		return nil, o, err
 	}
-	dir, err := os.MkdirTemp("", "pgtest-")
+	dir, err := os.MkdirTemp("", pattern)
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		return nil, o, err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	if err := cred.own(dir); err != nil {
-		t.Fatalf("pgtest: %v", err)
+		os.RemoveAll(dir)
+		return nil, o, err
 	}
-	return &Server{Host: o.Listen, Dir: dir, bin: bin, cred: cred}, o
+	return &Server{Host: o.Listen, Dir: dir, bin: bin, cred: cred}, o, nil
 }
 
-// launch starts the server on its data directory and a free port, and
-// has it killed when t ends.
-func (s *Server) launch(t testing.TB, o Options) {
-	t.Helper()
-	t.Cleanup(s.Kill)
+// launch starts the server on its data directory and a free port.
+func (s *Server) launch(o Options) error {
 	// A free port can be taken by someone else between the probe and the
 	// server's bind; a few attempts make that race harmless.
 	for attempt := 0; ; attempt++ {
 		var err error
 		if s.Port, err = freePort(o.Listen); err != nil {
-			t.Fatalf("pgtest: %v", err)
+			return err
 		}
 		s.args = serverArgs(s, o)
-		if err = s.start(); err == nil {
-			return
-		}
-		if attempt == 2 {
-			t.Fatalf("pgtest: %v", err)
+		if err = s.start(); err == nil || attempt == 2 {
+			return err
 		}
 	}
 }
 
+// remove kills the server and removes its directory.
+func (s *Server) remove() {
+	s.closeAdmin()
+	s.Kill()
+	os.RemoveAll(s.Dir)
+}
+
+// initdb makes s's data directory, as a copy of the process's cluster
+// where it keeps one, and trusts the networks trust.
 func (s *Server) initdb(trust []string) error {
-	cmd := exec.Command(filepath.Join(s.bin, "initdb"), "-D", s.dataDir(), "-U", "postgres",
-		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	s.cred.apply(cmd)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("initdb: %v\n%s", err, out)
+	copied, err := s.fromCluster()
+	if err != nil {
+		return fmt.Errorf("copy the initdb cluster: %w", err)
+	}
+	if !copied {
+		if err := s.runInitdb(); err != nil {
+			return err
+		}
 	}
 	if len(trust) == 0 {
 		return nil
@@ -198,6 +233,17 @@ func (s *Server) initdb(trust []string) error {
 		fmt.Fprintf(f, "host all all %[1]s trust\nhost replication all %[1]s trust\n", network)
 	}
 	return f.Close()
+}
+
+func (s *Server) runInitdb() error {
+	cmd := exec.Command(filepath.Join(s.bin, "initdb"), "-D", s.dataDir(), "-U", "postgres",
+		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	s.cred.apply(cmd)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	return nil
 }
 
 func serverArgs(s *Server, o Options) []string {
@@ -254,7 +300,10 @@ func (s *Server) start() error {
 	}()
 	s.cmd, s.done = cmd, done
 	if err := s.waitReady(done); err != nil {
+		// Reap it, so that launch may try again on another port.
 		s.signal(killSignal)
+		<-done
+		s.cmd, s.done = nil, nil
 		return fmt.Errorf("%w\n%s", err, s.log())
 	}
 	return nil
@@ -288,24 +337,6 @@ func (s *Server) waitReady(done chan struct{}) error {
 func (s *Server) DSN(database string) string {
 	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable",
 		net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), database)
-}
-
-// CreateDatabase creates an empty database with a new name and returns
-// its DSN. Tests that share a server use one database each.
-func (s *Server) CreateDatabase(t testing.TB) string {
-	t.Helper()
-	name := fmt.Sprintf("test_%d", s.created.Add(1))
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
-	if err != nil {
-		t.Fatalf("pgtest: connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
-	}
-	return s.DSN(name)
 }
 
 // Stop shuts the server down cleanly (fast shutdown: open sessions are

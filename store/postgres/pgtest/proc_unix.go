@@ -3,6 +3,7 @@
 package pgtest
 
 import (
+	"errors"
 	"os/exec"
 	"syscall"
 )
@@ -34,4 +35,13 @@ func (s *Server) signal(sig signal) {
 		return
 	}
 	_ = syscall.Kill(pid, sig)
+}
+
+// alive reports whether process pid exists.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -22,7 +22,11 @@ import (
 // directory removed when t ends.
 func (s *Server) StartStandby(t testing.TB, opts *Options) *Server {
 	t.Helper()
-	standby, o := newServer(t, s.bin, opts)
+	standby, o, err := newServer(s.bin, opts, "pgtest-")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(standby.remove)
 	cmd := exec.Command(filepath.Join(s.bin, "pg_basebackup"), "-D", standby.dataDir(),
 		"-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", "postgres",
 		"-R", "-X", "stream", "-c", "fast", "--no-sync")
@@ -30,7 +34,9 @@ func (s *Server) StartStandby(t testing.TB, opts *Options) *Server {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pgtest: pg_basebackup: %v\n%s", err, out)
 	}
-	standby.launch(t, o)
+	if err := standby.launch(o); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
 	return standby
 }
 
