@@ -174,6 +174,7 @@ func TestOperatorBadInput(t *testing.T) {
 func TestOperatorRequeue(t *testing.T) {
 	t.Parallel()
 	s, bc := parkingServer(t, nil)
+	s.work()
 	acct := s.account(ether)
 	id := s.park(bc, acct)
 
@@ -221,6 +222,7 @@ func TestOperatorRequeue(t *testing.T) {
 func TestOperatorCancel(t *testing.T) {
 	t.Parallel()
 	s, bc := parkingServer(t, nil)
+	s.work()
 	acct := s.account(ether)
 	id := s.park(bc, acct)
 	bc.blind.Store(false)

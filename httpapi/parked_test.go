@@ -32,8 +32,9 @@ func (c *blindChain) Balance(ctx context.Context) (*big.Int, error) {
 }
 
 // parkingServer is a server whose transfers are dead-lettered after two
-// checks a few milliseconds apart while bc is blind, with a worker running.
-// Parked transfers are not re-checked on their own within the test.
+// checks a few milliseconds apart while bc is blind, once its worker runs
+// (see work). Parked transfers are not re-checked on their own within the
+// test.
 func parkingServer(t *testing.T, o *serverOptions) (*server, *blindChain) {
 	t.Helper()
 	if o == nil {
@@ -45,18 +46,21 @@ func parkingServer(t *testing.T, o *serverOptions) (*server, *blindChain) {
 	o.cfg.VoidDelay = time.Hour
 	o.cfg.ParkedCheckInterval = time.Hour
 	o.cfg.PollInterval = 10 * time.Millisecond
-	s := newServer(t, o)
+	return newServer(t, o), bc
+}
+
+// work runs the Service's worker until the test ends.
+func (s *server) work() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		s.svc.Run(ctx)
 	}()
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	return s, bc
 }
 
 // park submits a transfer of 1000 wei from acct, has it mined while the

@@ -42,6 +42,7 @@ type statusData struct {
 	Wallets    []walletView
 	Pending    []consolidate.Transaction
 	Parked     []consolidate.Transaction
+	ParkedIDs  map[int64]bool
 	Recent     []consolidate.Transaction
 	Chart      chart
 }
@@ -68,6 +69,10 @@ func (op *Operator) statusPage(w http.ResponseWriter, r *http.Request, binding [
 		return
 	}
 	d.Chart = newChart(d.Overview.Throughput)
+	d.ParkedIDs = make(map[int64]bool, len(d.Parked))
+	for _, tx := range d.Parked {
+		d.ParkedIDs[tx.ID] = true
+	}
 	d.OldestAge = "–"
 	if t := d.Overview.OldestPendingAt; t != nil {
 		d.OldestAge = age(d.Now, *t)
@@ -241,7 +246,7 @@ func newChart(tp throughputReport) chart {
 		c.Bars = append(c.Bars, bar{
 			X: i*w + gap/2, Y: height - 16 - h, W: w - gap, H: h,
 			FailedY: height - 16 - fh, FailedH: fh,
-			Label:   fmt.Sprintf("%s: %d successful, %d failed", m.Start.Format("15:04"), m.Successful, m.Failed),
+			Label: fmt.Sprintf("%s: %d successful, %d failed", m.Start.Format("15:04"), m.Successful, m.Failed),
 		})
 	}
 	return c
@@ -269,10 +274,14 @@ func etherString(wei string) string {
 	return ether(v)
 }
 
-// ether formats wei as ether with up to 6 decimals, for reading.
+// ether formats wei as ether with up to 6 decimals, for reading; an
+// amount too small to show so is given in wei.
 func ether(wei *big.Int) string {
 	if wei == nil {
 		return "–"
+	}
+	if wei.Sign() > 0 && wei.Cmp(big.NewInt(1e12)) < 0 {
+		return wei.String() + " wei"
 	}
 	s := new(big.Rat).SetFrac(wei, big.NewInt(1e18)).FloatString(6)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
