@@ -77,7 +77,7 @@ func TestDeposits(t *testing.T) {
 
 func TestOperatorRoutesOffByDefault(t *testing.T) {
 	t.Parallel()
-	for name, opts := range map[string]*httpapi.Options{"nil": {}, "zero": {Operator: false}} {
+	for name, opts := range map[string]*httpapi.Options{"zero": {}, "nil operator": {Operator: nil}} {
 		t.Run(name, func(t *testing.T) {
 			s := newServer(t, &serverOptions{http: opts})
 			a, err := s.svc.CreateAccount(t.Context())

@@ -89,7 +89,7 @@ func TestBodyTooLarge(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	s.send(req).want(t, 413, "body_too_large")
 
-	small := newServer(t, &serverOptions{http: &httpapi.Options{Operator: true, MaxBodyBytes: 64}})
+	small := newServer(t, &serverOptions{op: &httpapi.OperatorOptions{Token: testToken, MaxBodyBytes: 64}})
 	small.do("POST", "/accounts", `{"deposit_in_wei": "1000"}`).want(t, 201, "")
 	small.do("POST", "/accounts", `{"deposit_in_wei":                                             "1000"}`).want(t, 413, "body_too_large")
 	if avail, _ := s.balances(acct); avail != ether {

@@ -57,9 +57,14 @@
 //
 // # Operator routes
 //
-// These move money into accounts, so they are mounted only when
-// Options.Operator is set, never by default; serve them only where
-// operators alone can reach them.
+// These move money into accounts, so they are served only by an Operator
+// (NewOperator), mounted with Options.Operator, never by default, and only
+// to requests with the operator's credentials: a bearer token or a
+// verified client certificate (401 without, 403 with wrong ones). The
+// Operator also serves the operator API under /operator/ (transfers by
+// status and age, dead letters, requeue, cancel, wallets, overview) and a
+// status page; docs/operator.md in the repository describes them, the
+// credentials and the CSRF defences of the page.
 //
 // POST /accounts creates an account, optionally with a first deposit:
 // {"deposit_in_wei": "…"} (or {}). The answer is 201 with the account. The

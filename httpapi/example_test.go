@@ -16,8 +16,8 @@ import (
 )
 
 // A handler with the operator routes, on an in-memory ledger and an
-// in-process chain: create a funded account, submit a transfer, read the
-// balances.
+// in-process chain: create a funded account (with the operator token),
+// submit a transfer, read the balances.
 func ExampleNew() {
 	store, err := sqlite.Open(sqlite.Memory, nil)
 	if err != nil {
@@ -41,7 +41,12 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	h, err := httpapi.New(svc, &httpapi.Options{Operator: true})
+	op, err := httpapi.NewOperator(svc, &httpapi.OperatorOptions{Token: "example-token-change-me-0123456789"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h, err := httpapi.New(svc, &httpapi.Options{Operator: op})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -50,7 +55,10 @@ func ExampleNew() {
 	defer srv.Close()
 
 	post := func(path, body string) {
-		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer example-token-change-me-0123456789")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			fmt.Println(err)
 			return

@@ -10,11 +10,13 @@ import (
 
 // Options configures a Handler. The zero value (or nil) means defaults.
 type Options struct {
-	// Operator mounts the operator routes, POST /accounts and
-	// POST /accounts/{id}/deposits, which create accounts and move money
-	// into them. Serve them only behind your own authentication, or on an
-	// address only operators reach. Defaults to false: not mounted.
-	Operator bool
+	// Operator, if set, is mounted with the user routes: the routes that
+	// create accounts and credit deposits (POST /accounts and
+	// POST /accounts/{id}/deposits), the operator API and the status page
+	// under /operator/, all behind the Operator's credentials. Defaults
+	// to nil: none of them is mounted, and nothing the Handler serves
+	// moves money into an account.
+	Operator *Operator
 	// MaxBodyBytes caps a request body; a larger one is answered 413.
 	// Defaults to 64 KiB.
 	MaxBodyBytes int64
@@ -70,9 +72,10 @@ func New(svc *consolidate.Service, opts *Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /transactions/{id}", h.transaction)
 	h.mux.HandleFunc("GET /accounts/{id}", h.account)
 	h.mux.HandleFunc("GET /accounts/{id}/transactions", h.transactions)
-	if o.Operator {
-		h.mux.HandleFunc("POST /accounts", h.createAccount)
-		h.mux.HandleFunc("POST /accounts/{id}/deposits", h.deposit)
+	if op := o.Operator; op != nil {
+		h.mux.Handle("POST /accounts", op)
+		h.mux.Handle("POST /accounts/{id}/deposits", op)
+		h.mux.Handle(operatorPrefix, op)
 	}
 	return h, nil
 }

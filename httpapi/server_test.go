@@ -27,9 +27,15 @@ type server struct {
 }
 
 type serverOptions struct {
-	cfg  consolidate.Config
-	http *httpapi.Options // nil: operator routes on
+	cfg   consolidate.Config
+	chain func(consolidate.Chain) consolidate.Chain // wraps the chain, if set
+	http  *httpapi.Options                          // nil: operator routes on
+	op    *httpapi.OperatorOptions                  // nil: token testToken
 }
+
+// testToken is the operator token of the test servers; every request the
+// helpers send carries it, and the user routes ignore it.
+const testToken = "test-operator-token-0123456789"
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -50,13 +56,26 @@ func newServer(t testing.TB, o *serverOptions) *server {
 	}
 	cfg := o.cfg
 	cfg.Logger = quiet()
-	svc, err := consolidate.New(store, ch, &cfg)
+	var c consolidate.Chain = ch
+	if o.chain != nil {
+		c = o.chain(ch)
+	}
+	svc, err := consolidate.New(store, c, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hopts := o.http
 	if hopts == nil {
-		hopts = &httpapi.Options{Operator: true}
+		oo := o.op
+		if oo == nil {
+			oo = &httpapi.OperatorOptions{Token: testToken}
+		}
+		oo.Logger = quiet()
+		op, err := httpapi.NewOperator(svc, oo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hopts = &httpapi.Options{Operator: op}
 	}
 	hopts.Logger = quiet()
 	h, err := httpapi.New(svc, hopts)
@@ -107,6 +126,7 @@ func (s *server) doType(method, path, body, contentType string) reply {
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	return s.send(req)
 }
 
@@ -195,6 +215,7 @@ func (s *server) doKey(method, path, body, key string) reply {
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	req.Header.Set("Idempotency-Key", key)
 	return s.send(req)
 }

@@ -19,11 +19,16 @@ import (
 // shell history and logs.
 const keyEnv = "CONSOLIDATE_PRIVATE_KEY"
 
+// operatorTokenEnv names the environment variable that holds the operator
+// token. Set, it mounts the operator API and status page; like the key, it
+// is never a flag.
+const operatorTokenEnv = "CONSOLIDATE_OPERATOR_TOKEN"
+
 // config is the server's configuration, from flags with defaults taken
 // from the environment.
 type config struct {
 	addr            string
-	admin           bool
+	operatorToken   string // from operatorTokenEnv; the operator API is mounted only with one
 	role            string // api, worker or all
 	db              string
 	postgres        string // DSN; the SQLite file db if empty
@@ -64,7 +69,6 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	}
 	var redlock, events, level string
 	fs.StringVar(&c.addr, "addr", env("CONSOLIDATE_ADDR", "127.0.0.1:8080"), "HTTP listen address (env CONSOLIDATE_ADDR)")
-	fs.BoolVar(&c.admin, "admin", false, "mount the operator routes POST /accounts and POST /accounts/{id}/deposits")
 	fs.StringVar(&c.role, "role", env("CONSOLIDATE_ROLE", "all"), "api (HTTP only), worker (reconciling only) or all (env CONSOLIDATE_ROLE)")
 	fs.StringVar(&c.db, "db", env("CONSOLIDATE_DB", ""), "SQLite ledger file, kept across runs (env CONSOLIDATE_DB); if empty, consolidate.db with -rpc, and on the in-process chain a new temporary ledger each run, removed at exit")
 	fs.StringVar(&c.postgres, "postgres", env("CONSOLIDATE_POSTGRES_DSN", ""), "PostgreSQL DSN (postgres://user:password@host/db) of a ledger that processes on several hosts share, instead of -db (env CONSOLIDATE_POSTGRES_DSN)")
@@ -93,6 +97,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if c.db == "" && !c.embedded() {
 		c.db = "consolidate.db"
 	}
+	c.operatorToken = getenv(operatorTokenEnv)
 	if c.rpcURL != "" {
 		k, err := parseKey(getenv(keyEnv))
 		if err != nil {
@@ -121,6 +126,9 @@ func (c config) validate() error {
 	}
 	if len(c.redlockURLs) == 1 {
 		errs = append(errs, errors.New("-redlock needs several independent nodes (3 or 5); for one, use -redis"))
+	}
+	if c.operatorToken != "" && len(c.operatorToken) < 16 {
+		errs = append(errs, fmt.Errorf("%s must be at least 16 characters; use a long random one (openssl rand -hex 32)", operatorTokenEnv))
 	}
 	if c.workers < 1 {
 		errs = append(errs, errors.New("-workers must be at least 1"))
@@ -175,5 +183,9 @@ func (c config) String() string {
 	case c.temporary():
 		ledger = "temporary"
 	}
-	return fmt.Sprintf("role %s, ledger %s, chain %s, lock %s, cache and queue %s", c.role, ledger, chain, lock, backends)
+	operator := "off"
+	if c.operatorToken != "" {
+		operator = "on"
+	}
+	return fmt.Sprintf("role %s, ledger %s, chain %s, lock %s, cache and queue %s, operator API %s", c.role, ledger, chain, lock, backends, operator)
 }

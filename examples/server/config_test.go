@@ -18,7 +18,7 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c config) {
-			if c.addr != "127.0.0.1:8080" || c.role != "all" || c.admin || !c.temporary() || !c.embedded() || c.redisURL != "" || c.blockTime != 500*time.Millisecond {
+			if c.addr != "127.0.0.1:8080" || c.role != "all" || c.operatorToken != "" || !c.temporary() || !c.embedded() || c.redisURL != "" || c.blockTime != 500*time.Millisecond {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -85,6 +85,13 @@ func TestParseConfig(t *testing.T) {
 		{name: "log level", args: []string{"-log-level", "loud"}, wantErr: "-log-level"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"-private-key", key}, wantErr: "not defined"},
+		{name: "admin is gone", args: []string{"-admin"}, wantErr: "not defined"},
+		{name: "short operator token", env: map[string]string{operatorTokenEnv: "short"}, wantErr: operatorTokenEnv},
+		{name: "operator token", env: map[string]string{operatorTokenEnv: "operator-token-0123456789"}, check: func(t *testing.T, c config) {
+			if c.operatorToken != "operator-token-0123456789" || !strings.Contains(c.String(), "operator API on") || strings.Contains(c.String(), c.operatorToken) {
+				t.Fatalf("operator token %q, config %s", c.operatorToken, c)
+			}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -59,7 +59,6 @@ func TestServerEndToEnd(t *testing.T) {
 	bin := buildServer(t, dir)
 	t.Logf("built the server in %v", time.Since(started).Round(time.Millisecond))
 	args := []string{
-		"-admin",
 		"-addr", "127.0.0.1:0",
 		"-db", filepath.Join(dir, "ledger.db"),
 		"-redis", "redis://" + srv.Addr,
@@ -73,7 +72,7 @@ func TestServerEndToEnd(t *testing.T) {
 	var accounts []int64
 	for range 3 {
 		var a account
-		if st, err := c.call("POST", "/accounts", `{"deposit_in_wei": "`+deposit+`"}`, &a); err != nil || st != 201 {
+		if st, err := c.operator().call("POST", "/accounts", `{"deposit_in_wei": "`+deposit+`"}`, &a); err != nil || st != 201 {
 			t.Fatalf("create account: %d %v", st, err)
 		}
 		accounts = append(accounts, a.ID)
@@ -233,7 +232,7 @@ func TestServerEndToEnd(t *testing.T) {
 	t.Logf("end to end in %v", time.Since(started).Round(time.Millisecond))
 }
 
-var drainRE = regexp.MustCompile(`waiting for pending transfers.* pending=(\d+)`)
+var drainRE = regexp.MustCompile(`waiting for pending transfers.*"pending":(\d+)`)
 
 func wantStatus(s submitted) string {
 	if s.failing {

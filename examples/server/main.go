@@ -5,11 +5,14 @@
 // ledger, an in-process Ethereum chain that mines a block every 500 ms,
 // and in-process lock, cache and queue, all in one process:
 //
-//	go run ./examples/server -admin
+//	CONSOLIDATE_OPERATOR_TOKEN=$(openssl rand -hex 32) go run ./examples/server
 //
-// -admin mounts the operator routes, which create and fund accounts:
+// The operator token (an environment variable, never a flag) mounts the
+// operator API and the status page at /operator/ (package httpapi), and
+// the routes that create and fund accounts, all behind that token; without
+// it none of them is served:
 //
-//	curl -s -H 'Content-Type: application/json' -d '{"deposit_in_wei": "1000000000000000000"}' localhost:8080/accounts
+//	curl -s -H "Authorization: Bearer $CONSOLIDATE_OPERATOR_TOKEN" -H 'Content-Type: application/json' -d '{"deposit_in_wei": "1000000000000000000"}' localhost:8080/accounts
 //	curl -s -H 'Content-Type: application/json' -d '{"user_account_id": 1, "to_public_address": "0x1111111111111111111111111111111111111111", "transaction_amount_in_wei": "1000"}' localhost:8080/transactions
 //	curl -s localhost:8080/transactions/1
 //
@@ -42,6 +45,13 @@
 // address, role, database, Redis, Redlock, RPC URL, event queues and log
 // level can also be set by environment variable; -help names them.
 //
+// /metrics serves Prometheus text: the Service's and the SQLite store's
+// metrics (docs/metrics.md) through the OpenTelemetry SDK, with Go runtime
+// and process metrics. With OTEL_EXPORTER_OTLP_ENDPOINT (or the
+// per-signal OTEL_EXPORTER_OTLP_METRICS_ENDPOINT and
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, metrics and traces are also
+// exported over OTLP/HTTP. Logs are JSON on standard error.
+//
 // SIGINT or SIGTERM shuts it down gracefully: the listener closes, requests
 // in flight finish (their account locks released), running reconcile tasks
 // finish and record their outcome; with a kept ledger on the in-process chain, the
@@ -68,12 +78,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(2)
 	}
-	// Keep the key out of anything this process starts.
+	// Keep the secrets out of anything this process starts.
 	os.Unsetenv(keyEnv)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	os.Unsetenv(operatorTokenEnv)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, stop, c, log); err != nil {
+	if err := run(ctx, stop, c, os.Getenv, log); err != nil {
 		log.Error("server stopped", "err", err)
 		os.Exit(1)
 	}

@@ -19,10 +19,10 @@ func TestServerPostgres(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Start(t, nil)
 	bin := buildServer(t, t.TempDir())
-	p := startServer(t, bin, "-admin", "-addr", "127.0.0.1:0", "-postgres", db.CreateDatabase(t), "-block-time", "100ms")
+	p := startServer(t, bin, "-addr", "127.0.0.1:0", "-postgres", db.CreateDatabase(t), "-block-time", "100ms")
 	c := api{url: p.url, client: &http.Client{Timeout: 10 * time.Second}}
 	var a account
-	if st, err := c.call("POST", "/accounts", `{"deposit_in_wei": "`+deposit+`"}`, &a); err != nil || st != 201 {
+	if st, err := c.operator().call("POST", "/accounts", `{"deposit_in_wei": "`+deposit+`"}`, &a); err != nil || st != 201 {
 		t.Fatalf("create account: %d %v", st, err)
 	}
 	var tx transaction

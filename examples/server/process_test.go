@@ -46,8 +46,8 @@ type process struct {
 }
 
 var (
-	servingRE  = regexp.MustCompile(`msg="serving HTTP" addr=(\S+)`)
-	reverterRE = regexp.MustCompile(`reverting_contract=(0x[0-9a-fA-F]{40})`)
+	servingRE  = regexp.MustCompile(`"msg":"serving HTTP","addr":"([^"]+)"`)
+	reverterRE = regexp.MustCompile(`"reverting_contract":"(0x[0-9a-fA-F]{40})"`)
 )
 
 // startServer starts bin and waits until it serves HTTP. It is killed when
@@ -64,7 +64,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *process {
 	t.Helper()
 	args := cmd.Args[1:]
 	p := &process{t: t, cmd: cmd, done: make(chan struct{})}
-	p.cmd.Env = append(p.cmd.Environ(), "CONSOLIDATE_LOG_LEVEL=info")
+	p.cmd.Env = append(p.cmd.Environ(), "CONSOLIDATE_LOG_LEVEL=info", operatorTokenEnv+"="+operatorToken)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -157,10 +157,20 @@ func (p *process) wait(timeout time.Duration) {
 	}
 }
 
+// operatorToken is the operator token of the servers the tests start.
+const operatorToken = "test-operator-token-0123456789"
+
 // api is an HTTP client of the server.
 type api struct {
 	url    string
 	client *http.Client
+	token  string // the operator token it sends, if any
+}
+
+// operator returns a copy of a that sends the operator token.
+func (a api) operator() api {
+	a.token = operatorToken
+	return a
 }
 
 // call sends a JSON request and decodes the JSON answer into out (if not
@@ -176,6 +186,9 @@ func (a api) call(method, path, body string, out any) (int, error) {
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

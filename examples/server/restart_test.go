@@ -25,7 +25,7 @@ func TestServerRestartAsREADME(t *testing.T) {
 	bin := buildServer(t, t.TempDir())
 	work, tmp := t.TempDir(), t.TempDir()
 	start := func(extra ...string) *process {
-		cmd := exec.Command(bin, append([]string{"-admin", "-addr", "127.0.0.1:0"}, extra...)...)
+		cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, extra...)...)
 		cmd.Dir = work
 		cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "CONSOLIDATE_DB=")
 		return startCmd(t, cmd)
@@ -87,7 +87,10 @@ func readmeRequests(t *testing.T, p *process) transaction {
 	t.Helper()
 	c := api{url: p.url, client: &http.Client{Timeout: 10 * time.Second}}
 	var a account
-	if st, err := c.call("POST", "/accounts", `{"deposit_in_wei":"`+deposit+`"}`, &a); err != nil || st != 201 {
+	if st, err := c.call("POST", "/accounts", `{"deposit_in_wei":"`+deposit+`"}`, nil); err != nil || st != 401 {
+		t.Fatalf("POST /accounts without the operator token: %d %v, want 401", st, err)
+	}
+	if st, err := c.operator().call("POST", "/accounts", `{"deposit_in_wei":"`+deposit+`"}`, &a); err != nil || st != 201 {
 		t.Fatalf("POST /accounts: %d %v", st, err)
 	}
 	if a.ID != 1 || a.Available != deposit || a.Current != deposit {

@@ -16,12 +16,13 @@ import (
 	"github.com/go-consolidate/consolidate/httpapi"
 	"github.com/go-consolidate/consolidate/store/postgres"
 	"github.com/go-consolidate/consolidate/store/sqlite"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // openStore opens the ledger: the PostgreSQL database with -postgres, the
 // SQLite file -db, or a SQLite file in a new temporary directory. The
 // returned func closes it, and removes a temporary ledger.
-func openStore(ctx context.Context, c config, log *slog.Logger) (consolidate.Store, func(), error) {
+func openStore(ctx context.Context, c config, mp metric.MeterProvider, log *slog.Logger) (consolidate.Store, func(), error) {
 	if c.postgres != "" {
 		s, err := postgres.Open(ctx, c.postgres, nil)
 		if err != nil {
@@ -38,7 +39,7 @@ func openStore(ctx context.Context, c config, log *slog.Logger) (consolidate.Sto
 		path = filepath.Join(dir, "ledger.db")
 		log.Info("temporary ledger, removed at exit; -db keeps one across runs", "path", path)
 	}
-	s, err := sqlite.Open(path, nil)
+	s, err := sqlite.Open(path, &sqlite.Options{MeterProvider: mp})
 	if err != nil {
 		if dir != "" {
 			os.RemoveAll(dir)
@@ -56,10 +57,24 @@ func openStore(ctx context.Context, c config, log *slog.Logger) (consolidate.Sto
 // run serves until ctx is done, then shuts down in order: HTTP first, so
 // no new transfer arrives; then (in-process chain) the pending transfers;
 // then the workers; then the backends. unhook restores the default signal
-// handling once shutdown starts, so a second signal exits at once.
-func run(ctx context.Context, unhook func(), c config, log *slog.Logger) error {
+// handling once shutdown starts, so a second signal exits at once. getenv
+// reads the OpenTelemetry exporters' settings.
+func run(ctx context.Context, unhook func(), c config, getenv func(string) string, log *slog.Logger) error {
 	log.Info("starting", "config", c.String())
-	store, closeStore, err := openStore(ctx, c, log)
+	tel, err := openTelemetry(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush what the OTLP exporters hold, briefly: a collector that
+		// is down must not hold the exit up.
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.shutdown(flush); err != nil {
+			log.Warn("telemetry shutdown", "err", err)
+		}
+	}()
+	store, closeStore, err := openStore(ctx, c, tel.meter, log)
 	if err != nil {
 		return err
 	}
@@ -87,7 +102,9 @@ func run(ctx context.Context, unhook func(), c config, log *slog.Logger) error {
 	}
 	defer b.close()
 
-	svc, err := consolidate.New(store, nw.chain, serviceConfig(c, b, log))
+	cfg := serviceConfig(c, b, log)
+	cfg.MeterProvider, cfg.TracerProvider = tel.meter, tel.tracer
+	svc, err := consolidate.New(store, nw.chain, cfg)
 	if err != nil {
 		return err
 	}
@@ -103,7 +120,7 @@ func run(ctx context.Context, unhook func(), c config, log *slog.Logger) error {
 	var srv *http.Server
 	served := make(chan error, 1)
 	if c.serves() {
-		if srv, err = listen(c, svc, log, served); err != nil {
+		if srv, err = listen(c, svc, tel.metrics, log, served); err != nil {
 			stopWorking()
 			worker.Wait()
 			return err
@@ -157,14 +174,24 @@ func serviceConfig(c config, b *backends, log *slog.Logger) *consolidate.Config 
 	return cfg
 }
 
-// listen starts the HTTP server; its end is reported on served.
-func listen(c config, svc *consolidate.Service, log *slog.Logger, served chan<- error) (*http.Server, error) {
-	api, err := httpapi.New(svc, &httpapi.Options{Operator: c.admin, Logger: log})
+// listen starts the HTTP server; its end is reported on served. The
+// operator API and status page are mounted only with an operator token.
+func listen(c config, svc *consolidate.Service, metrics http.Handler, log *slog.Logger, served chan<- error) (*http.Server, error) {
+	opts := &httpapi.Options{Logger: log}
+	if c.operatorToken != "" {
+		op, err := httpapi.NewOperator(svc, &httpapi.OperatorOptions{Token: c.operatorToken, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		opts.Operator = op
+	}
+	api, err := httpapi.New(svc, opts)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
@@ -187,7 +214,7 @@ func listen(c config, svc *consolidate.Service, log *slog.Logger, served chan<- 
 			served <- err
 		}
 	}()
-	log.Info("serving HTTP", "addr", ln.Addr().String(), "operator_routes", c.admin)
+	log.Info("serving HTTP", "addr", ln.Addr().String(), "operator_api", c.operatorToken != "", "metrics", "/metrics")
 	return srv, nil
 }
 
