@@ -84,13 +84,7 @@ func (op *Operator) statusPage(w http.ResponseWriter, r *http.Request, binding [
 // /operator/ui/transfers/{id}/requeue and …/cancel, with the form's CSRF
 // token. It answers with a redirect back to the page.
 func (op *Operator) pageAction(w http.ResponseWriter, r *http.Request, binding []byte) {
-	if op.origin.Check(r) != nil {
-		writeError(w, errCrossOrigin)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		writeError(w, malformed("the form cannot be read"))
+	if !op.sameOriginForm(w, r) {
 		return
 	}
 	if !op.sessions.csrfOK(binding, r.PostForm.Get("csrf")) {
@@ -162,13 +156,7 @@ func (op *Operator) loginPage(w http.ResponseWriter, r *http.Request) {
 func (op *Operator) login(w http.ResponseWriter, r *http.Request) {
 	// Refused cross-origin too: another site must not log a browser in
 	// to a session of its choosing.
-	if op.origin.Check(r) != nil {
-		writeError(w, errCrossOrigin)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		writeError(w, malformed("the form cannot be read"))
+	if !op.sameOriginForm(w, r) {
 		return
 	}
 	if !op.sessions.tokenOK(r.PostForm.Get("token")) {
@@ -295,4 +283,19 @@ func short(s fmt.Stringer) string {
 		return v
 	}
 	return v[:8] + "…" + v[len(v)-4:]
+}
+
+// sameOriginForm reads a form posted from the page's own origin; it
+// answers the request itself and reports false otherwise.
+func (op *Operator) sameOriginForm(w http.ResponseWriter, r *http.Request) bool {
+	if op.origin.Check(r) != nil {
+		writeError(w, errCrossOrigin)
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, malformed("the form cannot be read"))
+		return false
+	}
+	return true
 }
