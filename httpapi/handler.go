@@ -82,6 +82,12 @@ func New(svc *consolidate.Service, opts *Options) (*Handler, error) {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	serveMux(h.mux, h.log, w, r)
+}
+
+// serveMux serves r on mux with the API's answers to what mux cannot
+// route, and to a panic.
+func serveMux(mux *http.ServeMux, log *slog.Logger, w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// A bug must not take the connection down without an answer in
 		// the API's format; net/http would recover, but answer nothing.
@@ -89,17 +95,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.log.ErrorContext(r.Context(), "consolidate: httpapi: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			log.ErrorContext(r.Context(), "consolidate: httpapi: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
 			writeError(w, errInternal)
 		}
 	}()
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	if _, pattern := mux.Handler(r); pattern == "" {
 		// The mux's own answers (404, 405, redirects) are plain text;
 		// clients of a JSON API should get JSON errors.
-		h.mux.ServeHTTP(&muxErrorWriter{ResponseWriter: w}, r)
+		mux.ServeHTTP(&muxErrorWriter{ResponseWriter: w}, r)
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	mux.ServeHTTP(w, r)
 }
 
 // muxErrorWriter turns the mux's plain-text 404 and 405 into the API's JSON

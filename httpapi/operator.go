@@ -123,18 +123,5 @@ func (op *Operator) routes() {
 
 // ServeHTTP implements http.Handler.
 func (op *Operator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			op.log.ErrorContext(r.Context(), "consolidate: httpapi: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
-			writeError(w, errInternal)
-		}
-	}()
-	if _, pattern := op.mux.Handler(r); pattern == "" {
-		op.mux.ServeHTTP(&muxErrorWriter{ResponseWriter: w}, r)
-		return
-	}
-	op.mux.ServeHTTP(w, r)
+	serveMux(op.mux, op.log, w, r)
 }
