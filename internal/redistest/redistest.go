@@ -8,7 +8,6 @@
 package redistest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -127,8 +126,14 @@ func start(t testing.TB, bin string, extra []string) (*Server, error) {
 	return s, nil
 }
 
-// waitReady polls PING until the server answers or exits.
+// waitReady polls the port until the server answers as this process. A
+// port probed free can be bound by another test's server first; then ours
+// exits, and the one answering on the port is not ours, so a plain PING
+// would pass for the wrong server. INFO's process_id tells them apart.
 func (s *Server) waitReady() error {
+	want := "process_id:" + strconv.Itoa(s.cmd.Process.Pid)
+	client := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, MaxRetries: -1})
+	defer client.Close()
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -136,33 +141,15 @@ func (s *Server) waitReady() error {
 			return fmt.Errorf("redis-server on %s exited during start-up", s.Addr)
 		default:
 		}
-		if ping(s.Addr) == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := client.Info(ctx, "server").Result()
+		cancel()
+		if err == nil && strings.Contains(info, want+"\r\n") {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return fmt.Errorf("redis-server on %s did not answer PING within %v", s.Addr, startTimeout)
-}
-
-// ping sends an inline PING over a fresh connection.
-func ping(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
+	return fmt.Errorf("redis-server on %s did not answer as pid %d within %v", s.Addr, s.cmd.Process.Pid, startTimeout)
 }
 
 // Stop kills the server and waits for it to exit. It is safe to call more

@@ -309,7 +309,7 @@ func (s *Server) start() error {
 	return nil
 }
 
-// waitReady connects until the server answers or exits.
+// waitReady connects until the server answers as this one, or exits.
 func (s *Server) waitReady(done chan struct{}) error {
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
@@ -321,7 +321,12 @@ func (s *Server) waitReady(done chan struct{}) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
 		if err == nil {
-			err = conn.Ping(ctx)
+			// Another test's server may have bound the port first; only
+			// ours serves this data directory.
+			var dir string
+			if err = conn.QueryRow(ctx, "SHOW data_directory").Scan(&dir); err == nil && dir != s.dataDir() {
+				err = fmt.Errorf("port %d is served from %s", s.Port, dir)
+			}
 			conn.Close(ctx)
 		}
 		cancel()
