@@ -41,19 +41,38 @@ type Store interface {
 	//
 	// If p.IdempotencyKey was used before on the account with the same
 	// RequestHash, Submit returns the original transaction with created
-	// false (or the original ErrInsufficientFunds); with a different
-	// RequestHash it returns ErrIdempotencyConflict. If sign fails, nothing
-	// is written and its error is returned.
+	// false (or the original ErrInsufficientFunds) and does not call
+	// sign; with a different RequestHash it returns
+	// ErrIdempotencyConflict. If sign fails, nothing is written and its
+	// error is returned.
+	//
+	// A nil sign reserves the transfer instead: everything above is
+	// written but the signature, so the transaction has its nonce and its
+	// funds held, and no attempt yet (a zero Hash and no Raw). Its first
+	// AddAttempt signs it. A signer that may do I/O is called that way,
+	// outside the store's write transaction.
 	Submit(ctx context.Context, p SubmitParams, sign SignFunc) (tx Transaction, created bool, err error)
 	// AddAttempt records another signed attempt for a PENDING transaction's
 	// nonce (a fee bump or a cancel) before it is sent, so that whichever
 	// attempt lands is known. Recording an attempt whose hash is already
 	// recorded for the transaction changes nothing. A final transaction is
 	// left alone (ErrNotPending).
+	//
+	// The first attempt of a reserved transaction is its signature: the
+	// transaction's Hash and Raw become the attempt's, its Version
+	// increases, and an EventSigned outbox row is written, all in one
+	// store transaction. Later attempts change none of that.
 	AddAttempt(ctx context.Context, id int64, a Attempt) error
 	// Attempts lists a transaction's signed attempts in the order they were
-	// recorded, the original (stored by Submit) first.
+	// recorded, the original first; a reserved transaction not yet signed
+	// has none.
 	Attempts(ctx context.Context, id int64) ([]Attempt, error)
+	// Note writes an outbox event of type typ about a PENDING transaction,
+	// with its status and version as they stand, and changes nothing else:
+	// it records what happened to a transfer between status changes, such
+	// as EventSignatureRejected. A final transaction is left alone
+	// (ErrNotPending).
+	Note(ctx context.Context, id int64, typ string, at time.Time) error
 	// Transaction returns one transaction, or ErrNotFound.
 	Transaction(ctx context.Context, id int64) (Transaction, error)
 	// Transactions lists an account's transactions newest first, those with
@@ -147,5 +166,7 @@ type Attempt struct {
 }
 
 // SignFunc signs the transfer being submitted with the nonce the store
-// allocated. It is pure computation: no I/O.
+// allocated. The store may call it inside its write transaction, so it is
+// pure computation: no I/O. Signing that may do I/O reserves first (a nil
+// SignFunc) and records the signature with AddAttempt.
 type SignFunc func(nonce uint64) (SignedTx, error)

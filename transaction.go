@@ -135,4 +135,12 @@ const (
 	EventSuccessful   = "transaction.successful"
 	EventFailed       = "transaction.failed"
 	EventDeadLettered = "transaction.dead_lettered"
+	// EventSigned: a reserved transfer got its signature; Get now
+	// answers with its hash. Transfers signed at Submit have none.
+	EventSigned = "transaction.signed"
+	// EventSignatureRejected: the signer returned a transaction other
+	// than the one asked for (another recipient, amount, nonce, fee or
+	// sender). Nothing was stored or sent; the transfer stays reserved
+	// and is signed again later.
+	EventSignatureRejected = "transaction.signature_rejected"
 )
