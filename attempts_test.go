@@ -279,7 +279,7 @@ func takeNonce(t *testing.T, qc *quoteChain, tx consolidate.Transaction) {
 	}
 	q.GasTipCap = new(big.Int).Mul(q.GasTipCap, big.NewInt(3))
 	q.GasFeeCap = new(big.Int).Mul(q.GasFeeCap, big.NewInt(3))
-	foreign, err := qc.Chain.Sign(tx.Nonce, bob, wei(1), q)
+	foreign, err := qc.Chain.Sign(t.Context(), tx.Nonce, bob, wei(1), q)
 	if err != nil {
 		t.Fatal(err)
 	}

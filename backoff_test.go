@@ -30,13 +30,15 @@ func (c *pendingChain) Quote(context.Context, common.Address, *big.Int) (consoli
 	return consolidate.Quote{GasLimit: 21000, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(2)}, nil
 }
 
-func (c *pendingChain) Sign(nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+func (c *pendingChain) SignsOffline() bool { return true }
+
+func (c *pendingChain) Sign(_ context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
 	raw := binary.BigEndian.AppendUint64(to.Bytes(), nonce)
 	return consolidate.SignedTx{Hash: sha256.Sum256(raw), Raw: raw}, nil
 }
 
-func (c *pendingChain) SignCancel(nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
-	return c.Sign(nonce, c.Sender(), big.NewInt(0), q)
+func (c *pendingChain) SignCancel(ctx context.Context, nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+	return c.Sign(ctx, nonce, c.Sender(), big.NewInt(0), q)
 }
 
 func (c *pendingChain) Bump(_ context.Context, q consolidate.Quote) (consolidate.Quote, error) {

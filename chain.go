@@ -24,13 +24,15 @@ type Chain interface {
 	// to to now. It may do I/O.
 	Quote(ctx context.Context, to common.Address, amount *big.Int) (Quote, error)
 	// Sign builds and signs a transfer with the given nonce and quote. It
-	// does no I/O.
-	Sign(nonce uint64, to common.Address, amount *big.Int, q Quote) (SignedTx, error)
+	// may do I/O (a remote signer, a KMS) unless the Chain reports
+	// otherwise through OfflineSigning. A signature that does not match
+	// the request fails with an error wrapping ErrSignerMismatch.
+	Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q Quote) (SignedTx, error)
 	// SignCancel signs a zero-value transfer from the sending wallet to
 	// itself with the given nonce and quote: a replacement that, once
-	// included, consumes the nonce so no other attempt for it can land. It
-	// does no I/O.
-	SignCancel(nonce uint64, q Quote) (SignedTx, error)
+	// included, consumes the nonce so no other attempt for it can land.
+	// Like Sign, it may do I/O.
+	SignCancel(ctx context.Context, nonce uint64, q Quote) (SignedTx, error)
 	// Bump returns the quote for a replacement of a transaction signed with
 	// prev: tip and fee cap each at least 10 % above prev's (so nodes accept
 	// the replacement) and at least the network's current suggestion, with
@@ -52,6 +54,15 @@ type Chain interface {
 	// final block: every nonce below it is consumed for good, by whichever
 	// transaction was included.
 	FinalizedNonce(ctx context.Context) (uint64, error)
+}
+
+// OfflineSigning is implemented by a Chain that can tell whether its Sign
+// is pure computation (a key in process memory). Submit signs such a
+// Chain's transfers inside the store's write, one durable commit per
+// transfer; any other Chain's are reserved first, signed outside the
+// store's write transaction, and recorded after (see Service.Submit).
+type OfflineSigning interface {
+	SignsOffline() bool
 }
 
 // Quote holds the EIP-1559 gas parameters of one signed transfer.

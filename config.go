@@ -117,6 +117,12 @@ type Config struct {
 	// Defaults to 1 s.
 	RelayInterval time.Duration
 
+	// SignTimeout bounds one signature by a Chain that signs with I/O (a
+	// remote signer, a KMS). A Submit whose signature has not come by
+	// then returns the transfer reserved, and reconciling signs it.
+	// Defaults to 10 s.
+	SignTimeout time.Duration
+
 	// Fee is what the account is charged per transfer, on top of the
 	// amount, whatever the chain takes. Defaults to 50 000 000 000 000 wei
 	// (0.00005 ETH); a zero value (not nil) charges nothing.
@@ -191,6 +197,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.SweepInterval, time.Minute)
 	setDefault(&out.SweepGrace, out.Lease+out.PollInterval)
 	setDefault(&out.RelayInterval, time.Second)
+	setDefault(&out.SignTimeout, 10*time.Second)
 	if out.Fee == nil {
 		out.Fee = DefaultFee
 	}
@@ -222,7 +229,7 @@ func (c *Config) validate() error {
 		"Backoff.Base": c.Backoff.Base, "Backoff.Max": c.Backoff.Max, "Lease": c.Lease,
 		"PollInterval": c.PollInterval, "StuckAfter": c.StuckAfter, "VoidDelay": c.VoidDelay, "TaskTimeout": c.TaskTimeout,
 		"SweepInterval": c.SweepInterval, "SweepGrace": c.SweepGrace, "RelayInterval": c.RelayInterval,
-		"ParkedCheckInterval": c.ParkedCheckInterval,
+		"ParkedCheckInterval": c.ParkedCheckInterval, "SignTimeout": c.SignTimeout,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative (%v)", name, d))

@@ -28,7 +28,9 @@ type Service struct {
 	m      *instruments
 	tr     trace.Tracer
 	sender common.Address
-	reads  flights
+	// offline: the chain signs with no I/O, inside the store's write.
+	offline bool
+	reads   flights
 	waits  waiters
 	// fills orders the cache fills of Get against the refreshes after
 	// commits, per stripe of transaction IDs; see refresh.
@@ -60,6 +62,9 @@ func New(store Store, chain Chain, cfg *Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, sender: chain.Sender(), tr: c.TracerProvider.Tracer(scope)}
+	if o, ok := chain.(OfflineSigning); ok {
+		s.offline = o.SignsOffline()
+	}
 	s.parked.init()
 	m, err := newInstruments(c.MeterProvider)
 	s.m = m
@@ -173,7 +178,16 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 	if err != nil {
 		return Transaction{}, false, err
 	}
-	if created {
+	if created && reserved(tx) {
+		signed, err := s.signReserved(ctx, tx, quote)
+		if err != nil {
+			// Reserved and safe: reconciling signs it.
+			s.log.WarnContext(ctx, "consolidate: transfer reserved, not signed yet", "tx", tx.ID, "err", err)
+		} else {
+			tx = signed
+		}
+	}
+	if created && !reserved(tx) {
 		s.broadcast(ctx, tx)
 	}
 	s.refresh(ctx, tx)
@@ -210,19 +224,22 @@ func (s *Service) record(ctx context.Context, req SubmitRequest, quote Quote) (T
 		NextCheckAt:    now,
 		Now:            now,
 	}
+	var sign SignFunc // nil: reserve, and sign after the store's write
+	if s.offline {
+		sign = func(nonce uint64) (SignedTx, error) { return s.signOffline(ctx, nonce, req, quote) }
+	}
 	ctx, span := s.tr.Start(ctx, spanStoreSubmit)
-	tx, created, err := s.store.Submit(ctx, p, func(nonce uint64) (SignedTx, error) {
-		return s.sign(ctx, nonce, req, quote)
-	})
+	tx, created, err := s.store.Submit(ctx, p, sign)
 	endSpan(span, err, submitOutcomeOf(created, err).failed())
 	return tx, created, err
 }
 
-// sign signs the transfer being submitted. The store calls it, perhaps on
-// another goroutine, while its span is open.
-func (s *Service) sign(ctx context.Context, nonce uint64, req SubmitRequest, quote Quote) (SignedTx, error) {
-	_, span := s.tr.Start(ctx, spanSign)
-	signed, err := s.chain.Sign(nonce, req.To, req.Amount, quote)
+// signOffline signs the transfer being submitted with a Chain that does no
+// I/O to sign. The store calls it, perhaps on another goroutine, while its
+// span is open.
+func (s *Service) signOffline(ctx context.Context, nonce uint64, req SubmitRequest, quote Quote) (SignedTx, error) {
+	ctx, span := s.tr.Start(ctx, spanSign)
+	signed, err := s.chain.Sign(ctx, nonce, req.To, req.Amount, quote)
 	endSpan(span, err, true)
 	return signed, err
 }

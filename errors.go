@@ -67,4 +67,8 @@ var (
 	ErrOtherWallet = errors.New("consolidate: transaction signed by another sending wallet")
 	// ErrClosed: the Service or backend has been closed.
 	ErrClosed = errors.New("consolidate: closed")
+	// ErrSignerMismatch: the signer returned a transaction other than the
+	// one asked for (another recipient, amount, data, nonce, gas, fee,
+	// chain or sender). Nothing it returned was stored or sent.
+	ErrSignerMismatch = errors.New("consolidate: signed transaction does not match the request")
 )

@@ -131,6 +131,7 @@ type instruments struct {
 	relayed      metric.Int64Counter
 	cacheLookups metric.Int64Counter
 	parks        metric.Int64Counter
+	signatures   metric.Int64Counter
 
 	pending     metric.Int64ObservableGauge
 	parkedNow   metric.Int64ObservableGauge
@@ -145,6 +146,7 @@ type instruments struct {
 	checkAdd  [checkOutcomes][]metric.AddOption
 	finalRec  map[Status][]metric.RecordOption
 	hit, miss []metric.AddOption
+	signAdd   map[string][]metric.AddOption
 }
 
 // newInstruments creates the instruments on mp. An instrument the
@@ -162,6 +164,7 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 		relayed:      b.counter("consolidate.relay.events", "{event}", "Outbox events published to the event queues."),
 		cacheLookups: b.counter("consolidate.cache.lookups", "{lookup}", "Cache lookups of Get, by result (hit or miss)."),
 		parks:        b.counter("consolidate.reconcile.parked", "{transfer}", "Transfers parked after their check budget ran out."),
+		signatures:   b.counter("consolidate.signatures", "{signature}", "Signatures made outside a store write (reserved transfers, fee bumps, cancels), by result: ok, error, timeout, mismatch."),
 		pending:      b.gauge("consolidate.transfers.pending", "{transfer}", "PENDING transfers, parked ones included."),
 		parkedNow:    b.gauge("consolidate.transfers.parked", "{transfer}", "Parked transfers: PENDING, check budget spent."),
 		oldestAge:    b.floatGauge("consolidate.transfers.oldest_pending_age", "s", "Age of the oldest PENDING transfer; 0 if none."),
@@ -182,6 +185,10 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 		StatusFailed:     {metric.WithAttributeSet(attribute.NewSet(attribute.String("status", "failed")))},
 	}
 	m.hit, m.miss = addOpts(attribute.String("result", "hit")), addOpts(attribute.String("result", "miss"))
+	m.signAdd = make(map[string][]metric.AddOption)
+	for _, r := range []string{"ok", "error", "timeout", "mismatch"} {
+		m.signAdd[r] = addOpts(attribute.String("result", r))
+	}
 	return m, b.err
 }
 
@@ -268,6 +275,20 @@ func (m *instruments) replaced(ctx context.Context, cancel bool) {
 	} else {
 		m.bumps.Add(ctx, 1)
 	}
+}
+
+// signed counts one signature by a signer that does I/O.
+func (m *instruments) signed(ctx context.Context, err error) {
+	r := "ok"
+	switch {
+	case errors.Is(err, ErrSignerMismatch):
+		r = "mismatch"
+	case errors.Is(err, context.DeadlineExceeded):
+		r = "timeout"
+	case err != nil:
+		r = "error"
+	}
+	m.signatures.Add(ctx, 1, m.signAdd[r]...)
 }
 
 func (m *instruments) relayedEvents(ctx context.Context, n int) { m.relayed.Add(ctx, int64(n)) }

@@ -143,6 +143,12 @@ func (s *Service) load(ctx context.Context, c *check, id int64) {
 		c.fail(err)
 		return
 	}
+	if reserved(tx) {
+		if err := s.signLater(ctx, c); err != nil {
+			c.fail(err)
+			return
+		}
+	}
 	s.readAttempts(ctx, c)
 }
 

@@ -202,14 +202,9 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 		// until fees come down.
 		return wrap(fmt.Sprintf("bump fees of transaction %d", tx.ID), err)
 	}
-	var signed SignedTx
-	if cancel {
-		signed, err = s.chain.SignCancel(tx.Nonce, q)
-	} else {
-		signed, err = s.chain.Sign(tx.Nonce, tx.To, tx.Amount, q)
-	}
+	signed, err := s.signAttempt(ctx, tx, q, cancel)
 	if err != nil {
-		return wrap(fmt.Sprintf("sign replacement of transaction %d", tx.ID), err)
+		return err
 	}
 	a := Attempt{SignedTx: signed, Quote: q, Cancel: cancel, CreatedAt: time.Now()}
 	if err := s.store.AddAttempt(ctx, tx.ID, a); err != nil {
@@ -253,9 +248,12 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Transaction, error) {
 		return tx, err
 	}
 	if len(attempts) == 0 {
-		return tx, fmt.Errorf("consolidate: transaction %d has no signed attempt", id)
-	}
-	if latest := attempts[len(attempts)-1]; !latest.Cancel {
+		// Reserved, never signed: the cancel is its first attempt,
+		// priced from today's fees.
+		if err := s.replace(ctx, tx, Quote{}, true); err != nil {
+			return tx, err
+		}
+	} else if latest := attempts[len(attempts)-1]; !latest.Cancel {
 		if err := s.replace(ctx, tx, latest.Quote, true); err != nil {
 			return tx, err
 		}

@@ -60,7 +60,53 @@ type simChain struct {
 	// opposite skew is what Config.VoidDelay guards against, in wall-clock
 	// time the simulation does not model).
 	lag, finLag int
-	stats       *simCounts
+	// remote makes the wallet's signer one that does I/O, as a remote
+	// signer or a KMS is: Submit reserves, then signs. Its faults: a
+	// call that fails, one that hangs until its deadline, and one whose
+	// answer does not match the request (the chain package's check of
+	// the signed bytes turns that into ErrSignerMismatch).
+	remote                       bool
+	signFail, signHang, signLies float64
+	signCalls                    map[uint64]uint64 // sign calls by nonce, to key the dice
+	stats                        *simCounts
+}
+
+var errSimSigner = errors.New("sim: signer unavailable")
+
+// signFault rolls the signer's faults for one call signing nonce.
+func (c *simChain) signFault(ctx context.Context, nonce uint64) error {
+	c.mu.Lock()
+	if !c.remote {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.signCalls == nil {
+		c.signCalls = map[uint64]uint64{}
+	}
+	c.signCalls[nonce]++
+	key := nonce<<16 | c.signCalls[nonce]
+	fail, hang, lies := c.signFail, c.signHang, c.signLies
+	r := c.dice.roll("sign", key)
+	c.mu.Unlock()
+	switch {
+	case r < fail:
+		c.stats.add("fault: signer failed")
+		return errSimSigner
+	case r < fail+hang:
+		c.stats.add("fault: signer hung past its timeout")
+		<-ctx.Done()
+		return fmt.Errorf("sim: signer: %w", ctx.Err())
+	case r < fail+hang+lies:
+		c.stats.add("fault: signer returned another transaction")
+		return fmt.Errorf("sim: signer: %w: to is 0xbad, want the recipient", consolidate.ErrSignerMismatch)
+	}
+	return nil
+}
+
+func (c *simChain) SignsOffline() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.remote
 }
 
 var simSender = common.HexToAddress("0x5e4d000000000000000000000000000000005e4d")
@@ -163,11 +209,17 @@ func (c *simChain) sign(nonce uint64, to common.Address, amount *big.Int, q cons
 	return consolidate.SignedTx{Hash: h, Raw: raw}, nil
 }
 
-func (c *simChain) Sign(nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+func (c *simChain) Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+	if err := c.signFault(ctx, nonce); err != nil {
+		return consolidate.SignedTx{}, err
+	}
 	return c.sign(nonce, to, amount, q, false)
 }
 
-func (c *simChain) SignCancel(nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+func (c *simChain) SignCancel(ctx context.Context, nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+	if err := c.signFault(ctx, nonce); err != nil {
+		return consolidate.SignedTx{}, err
+	}
 	return c.sign(nonce, simSender, new(big.Int), q, true)
 }
 

@@ -40,6 +40,15 @@ var simCrashPoints = []string{
 	"reconcile: after new attempt, before broadcast",
 }
 
+// simSignCrashPoints are the crash points around a signer that does I/O,
+// armed only when the simulated wallet has one: a local key signs inside
+// the store's commit, on a goroutine a panic would not unwind to the
+// process's.
+var simSignCrashPoints = []string{
+	"sign: after reserve, before sign",
+	"sign: after sign, before store",
+}
+
 type crashStore struct {
 	consolidate.Store
 	c *crasher
@@ -80,6 +89,13 @@ type crashChain struct {
 	*simChain
 	s *sim
 	p *simProc
+}
+
+func (ch crashChain) Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+	ch.s.crash.at("sign: after reserve, before sign")
+	signed, err := ch.simChain.Sign(ctx, nonce, to, amount, q)
+	ch.s.crash.at("sign: after sign, before store")
+	return signed, err
 }
 
 func (ch crashChain) Broadcast(ctx context.Context, raw []byte) error {

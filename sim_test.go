@@ -184,6 +184,8 @@ func newSim(t *testing.T, seed uint64, steps int) *sim {
 	s.chain = &simChain{
 		rng: rng, dice: dice, known: map[common.Hash]*simTx{}, pool: map[common.Hash]*simTx{},
 		conf: 1 + rng.IntN(3), baseFee: 10, revertP: 0.1, stats: s.stats,
+		// Odd seeds sign through a signer that does I/O.
+		remote: seed%2 == 1,
 	}
 	store, err := sqlite.Open(filepath.Join(s.dir, "ledger.db"), nil)
 	if err != nil {
@@ -224,6 +226,10 @@ func (s *sim) run() {
 			s.chain.rpcFail = 0.3
 		}
 		s.chain.rejectP = 0.05
+		s.chain.signFail, s.chain.signHang, s.chain.signLies = 0, 0, 0
+		if s.chain.remote && s.rng.IntN(4) == 0 {
+			s.chain.signFail, s.chain.signHang, s.chain.signLies = 0.3, 0.1, 0.1
+		}
 		s.chain.lag, s.chain.finLag = 0, 0
 		if s.rng.IntN(5) == 0 {
 			s.chain.lag, s.chain.finLag = 1+s.rng.IntN(s.chain.conf+2), s.rng.IntN(3)
@@ -240,7 +246,11 @@ func (s *sim) run() {
 		}
 		s.queue.lose = s.rng.IntN(10) == 0
 		if s.rng.IntN(8) == 0 {
-			s.crash.armed = simCrashPoints[s.rng.IntN(len(simCrashPoints))]
+			points := simCrashPoints
+			if s.chain.remote {
+				points = append(points[:len(points):len(points)], simSignCrashPoints...)
+			}
+			s.crash.armed = points[s.rng.IntN(len(points))]
 		}
 		s.step(ctx, i)
 		s.crash.armed, s.pauseIn = "", nil

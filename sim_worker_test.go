@@ -44,6 +44,8 @@ func (s *sim) restart(p *simProc, loseQueue bool) {
 		ParkedCheckInterval: time.Nanosecond,
 		ReconcileBatch:      s.batch,
 		EventQueues:         []string{"events"},
+		// A hung signer costs each step this much wall-clock time.
+		SignTimeout: 2 * time.Millisecond,
 	})
 	if err != nil {
 		s.t.Fatal(err)

@@ -29,7 +29,7 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.Sign(0, to, amount, q)
+	first, err := c.Sign(t.Context(), 0, to, amount, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 	}
 
 	// Re-signed at the same price, the node keeps the original.
-	same, err := c.Sign(0, to, big.NewInt(1001), q)
+	same, err := c.Sign(t.Context(), 0, to, big.NewInt(1001), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 		bumped.GasTipCap.Cmp(tenPercentUp(q.GasTipCap)) < 0 || bumped.GasFeeCap.Cmp(tenPercentUp(q.GasFeeCap)) < 0 {
 		t.Fatalf("bumped %+v from %+v: not 10 %% up with the same gas limit", bumped, q)
 	}
-	second, err := c.Sign(0, to, amount, bumped)
+	second, err := c.Sign(t.Context(), 0, to, amount, bumped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	third, err := c.Sign(0, to, amount, again)
+	third, err := c.Sign(t.Context(), 0, to, amount, again)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestBumpIsJustEnough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.Sign(0, to, big.NewInt(1), q)
+	first, err := c.Sign(t.Context(), 0, to, big.NewInt(1), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,14 +114,14 @@ func TestBumpIsJustEnough(t *testing.T) {
 	}
 	short := bumped
 	short.GasTipCap = new(big.Int).Sub(bumped.GasTipCap, big.NewInt(1))
-	low, err := c.Sign(0, to, big.NewInt(1), short)
+	low, err := c.Sign(t.Context(), 0, to, big.NewInt(1), short)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Broadcast(ctx, low.Raw); !errors.Is(err, chain.ErrUnderpriced) {
 		t.Fatalf("tip a wei short of 10 %%: %v, want ErrUnderpriced", err)
 	}
-	enough, err := c.Sign(0, to, big.NewInt(1), bumped)
+	enough, err := c.Sign(t.Context(), 0, to, big.NewInt(1), bumped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestCancelReplacesPendingTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	transfer, err := c.Sign(0, to, amount, q)
+	transfer, err := c.Sign(t.Context(), 0, to, amount, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestCancelReplacesPendingTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	unbumped, err := c.SignCancel(0, q)
+	unbumped, err := c.SignCancel(t.Context(), 0, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestCancelReplacesPendingTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cancel, err := c.SignCancel(0, bq)
+	cancel, err := c.SignCancel(t.Context(), 0, bq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestSignCancel(t *testing.T) {
 	c, sender := offlineChain(t)
 	q := testQuote()
 	q.GasLimit = 100_000 // ignored: a cancel needs exactly 21000
-	a, err := c.SignCancel(9, q)
+	a, err := c.SignCancel(t.Context(), 9, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestSignCancel(t *testing.T) {
 		t.Errorf("signed by %s, want %s", signer(t, tx), sender)
 	}
 	q.GasLimit = 0
-	b, err := c.SignCancel(9, q)
+	b, err := c.SignCancel(t.Context(), 9, q)
 	if err != nil || b.Hash != a.Hash {
 		t.Fatalf("same nonce and fees: %s, %v, want %s", b.Hash, err, a.Hash)
 	}
@@ -288,7 +288,7 @@ func TestSignCancel(t *testing.T) {
 		"no fees":           {GasLimit: 21000},
 		"tip above fee cap": {GasLimit: 21000, GasTipCap: big.NewInt(2), GasFeeCap: big.NewInt(1)},
 	} {
-		if tx, err := c.SignCancel(0, bad); !errors.Is(err, chain.ErrInvalidQuote) || tx.Raw != nil || tx.Hash != (common.Hash{}) {
+		if tx, err := c.SignCancel(t.Context(), 0, bad); !errors.Is(err, chain.ErrInvalidQuote) || tx.Raw != nil || tx.Hash != (common.Hash{}) {
 			t.Errorf("%s: %v, want ErrInvalidQuote and no transaction", name, err)
 		}
 	}

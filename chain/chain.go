@@ -44,25 +44,40 @@ var (
 // network, reached through a JSON-RPC node. It is safe for concurrent use;
 // it holds no mutable state besides the client.
 type Chain struct {
-	client  Client
-	closer  func() // closes a client that Dial opened; nil otherwise
-	key     *ecdsa.PrivateKey
-	sender  common.Address
-	chainID *big.Int
-	signer  types.Signer
-	opts    Options
+	client Client
+	closer func() // closes a client that Dial opened; nil otherwise
+	// signer signs every transaction; local is the same signer when it
+	// is a key in process memory, signed with directly, nil otherwise.
+	signer   Signer
+	local    *localSigner
+	sender   common.Address
+	chainID  *big.Int
+	txSigner types.Signer
+	opts     Options
 }
 
-// New returns a Chain that signs with key and talks to the node through
-// client. Unless opts.ChainID is set, it asks the node for the chain ID
-// once; that is its only I/O.
+// New returns a Chain that signs with key, in process, and talks to the
+// node through client. Unless opts.ChainID is set, it asks the node for
+// the chain ID once; that is its only I/O.
 func New(ctx context.Context, client Client, key *ecdsa.PrivateKey, opts *Options) (*Chain, error) {
+	signer, err := NewLocalSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithSigner(ctx, client, signer, opts)
+}
+
+// NewWithSigner returns a Chain whose transactions signer signs: a remote
+// signer (NewRPCSigner), a KMS, an HSM, or a key (NewLocalSigner, which
+// is what New uses). The sending wallet is signer.Address(). Every
+// transaction a signer that is not a local key returns is checked against
+// the request (CheckSigned) before Sign returns it.
+func NewWithSigner(ctx context.Context, client Client, signer Signer, opts *Options) (*Chain, error) {
 	if client == nil {
 		return nil, errors.New("consolidate: chain: nil client")
 	}
-	key, err := normalizeKey(key)
-	if err != nil {
-		return nil, err
+	if signer == nil {
+		return nil, errors.New("consolidate: chain: nil signer")
 	}
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
@@ -78,24 +93,36 @@ func New(ctx context.Context, client Client, key *ecdsa.PrivateKey, opts *Option
 		}
 		o.ChainID = id
 	}
+	local, _ := signer.(*localSigner)
 	return &Chain{
-		client:  client,
-		key:     key,
-		sender:  crypto.PubkeyToAddress(key.PublicKey),
-		chainID: o.ChainID,
-		signer:  types.LatestSignerForChainID(o.ChainID),
-		opts:    o,
+		client:   client,
+		signer:   signer,
+		local:    local,
+		sender:   signer.Address(),
+		chainID:  o.ChainID,
+		txSigner: types.LatestSignerForChainID(o.ChainID),
+		opts:     o,
 	}, nil
 }
 
 // Dial connects to the node at url (http, https, ws, wss or an IPC path)
 // and returns a Chain on it. Close releases the connection.
 func Dial(ctx context.Context, url string, key *ecdsa.PrivateKey, opts *Options) (*Chain, error) {
+	signer, err := NewLocalSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	return DialWithSigner(ctx, url, signer, opts)
+}
+
+// DialWithSigner is Dial for a Chain whose transactions signer signs
+// (NewWithSigner).
+func DialWithSigner(ctx context.Context, url string, signer Signer, opts *Options) (*Chain, error) {
 	client, err := ethclient.DialContext(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("consolidate: chain: dial: %w", err)
 	}
-	c, err := New(ctx, client, key, opts)
+	c, err := NewWithSigner(ctx, client, signer, opts)
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -111,6 +138,10 @@ func (c *Chain) Close() {
 		c.closer()
 	}
 }
+
+// SignsOffline reports whether the Chain signs with a key in process
+// memory, with no I/O (consolidate.OfflineSigning).
+func (c *Chain) SignsOffline() bool { return c.local != nil }
 
 // Sender is the address of the wallet that signs and pays for transfers.
 func (c *Chain) Sender() common.Address { return c.sender }

@@ -36,7 +36,7 @@ func sign(t *testing.T, c *chain.Chain, nonce uint64, to common.Address, amount 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := c.Sign(nonce, to, amount, q)
+	tx, err := c.Sign(t.Context(), nonce, to, amount, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestBroadcastRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := wrongID.Sign(0, to, big.NewInt(1), q)
+	foreign, err := wrongID.Sign(t.Context(), 0, to, big.NewInt(1), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func TestStatusAfterReorg(t *testing.T) {
 	}
 	q.GasTipCap.Mul(q.GasTipCap, big.NewInt(2))
 	q.GasFeeCap.Mul(q.GasFeeCap, big.NewInt(2))
-	repl, err := c.Sign(0, to, big.NewInt(8), q)
+	repl, err := c.Sign(t.Context(), 0, to, big.NewInt(8), q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tx, err := c.Sign(nonce, to, amount, q)
+	tx, err := c.Sign(ctx, nonce, to, amount, q)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func Example_cancel() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	transfer, err := c.Sign(nonce, to, amount, q)
+	transfer, err := c.Sign(ctx, nonce, to, amount, q)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func Example_cancel() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cancel, err := c.SignCancel(nonce, bumped)
+	cancel, err := c.SignCancel(ctx, nonce, bumped)
 	if err != nil {
 		log.Fatal(err)
 	}

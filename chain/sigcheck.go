@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/go-consolidate/consolidate"
 )
 
 // ErrSignerMismatch: a Signer returned something other than what it was
@@ -15,7 +16,8 @@ import (
 // field or in its sender, or an answer that is not a transaction at all.
 // It is permanent: asking the same signer again is no cure, since one that
 // does this is misconfigured (another key, another chain) or compromised.
-var ErrSignerMismatch = errors.New("consolidate: chain: signed transaction does not match the request")
+// It is consolidate.ErrSignerMismatch.
+var ErrSignerMismatch = consolidate.ErrSignerMismatch
 
 // SignatureMismatchError says which field of a signed transaction differs
 // from the request. It wraps ErrSignerMismatch.

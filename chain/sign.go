@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"context"
 	"fmt"
 	"math/big"
 
@@ -13,17 +14,19 @@ import (
 
 // Sign builds an EIP-1559 transfer of amount wei to to with the given nonce
 // and quote, signs it with the wallet's key, and returns its hash and
-// binary encoding. It does no I/O. The same inputs always give the same
-// bytes (signatures are deterministic, RFC 6979), so signing again after a
-// crash reproduces the transaction already stored.
-func (c *Chain) Sign(nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+// binary encoding. With a key in process memory it does no I/O, and the
+// same inputs always give the same bytes (RFC 6979). Any other Signer is
+// called with ctx, and what it returns must match the request
+// (CheckSigned): anything else fails with an error wrapping
+// ErrSignerMismatch, and nothing of it is returned.
+func (c *Chain) Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
 	if err := c.checkTransfer(to, amount); err != nil {
 		return consolidate.SignedTx{}, err
 	}
 	if err := checkQuote(q); err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	return c.sign(&types.DynamicFeeTx{
+	return c.sign(ctx, &types.DynamicFeeTx{
 		Nonce:     nonce,
 		GasTipCap: q.GasTipCap,
 		GasFeeCap: q.GasFeeCap,
@@ -39,20 +42,20 @@ func (c *Chain) Sign(nonce uint64, to common.Address, amount *big.Int, q consoli
 // q's fee caps. Once it is included, no other transaction with that nonce
 // can be. To replace a transaction still waiting in the mempool, price q
 // with Bump from that transaction's quote, or nodes refuse it with
-// ErrUnderpriced. Like Sign it does no I/O and is deterministic.
+// ErrUnderpriced. It signs as Sign does.
 //
 // A wallet with code of its own (delegated under EIP-7702) runs that code
 // on the self-transfer, which then fails for lack of gas; it is still
 // included and still consumes the nonce.
-func (c *Chain) SignCancel(nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
-	if c.key == nil {
+func (c *Chain) SignCancel(ctx context.Context, nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+	if c.signer == nil {
 		return consolidate.SignedTx{}, errNotNew
 	}
 	q.GasLimit = params.TxGas
 	if err := checkQuote(q); err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	return c.sign(&types.DynamicFeeTx{
+	return c.sign(ctx, &types.DynamicFeeTx{
 		Nonce:     nonce,
 		GasTipCap: q.GasTipCap,
 		GasFeeCap: q.GasFeeCap,
@@ -62,12 +65,24 @@ func (c *Chain) SignCancel(nonce uint64, q consolidate.Quote) (consolidate.Signe
 	})
 }
 
-// sign signs tx for the Chain's network and encodes it.
-func (c *Chain) sign(tx *types.DynamicFeeTx) (consolidate.SignedTx, error) {
+// sign signs tx for the Chain's network and encodes it. A key in process
+// memory signs directly; any other signer's answer is checked against tx
+// before it is returned.
+func (c *Chain) sign(ctx context.Context, tx *types.DynamicFeeTx) (consolidate.SignedTx, error) {
 	tx.ChainID = c.chainID
 	// NewTx copies every big integer and the recipient, so the caller's
 	// values stay theirs.
-	signed, err := types.SignTx(types.NewTx(tx), c.signer, c.key)
+	intent := types.NewTx(tx)
+	var signed *types.Transaction
+	var err error
+	if c.local != nil {
+		signed, err = types.SignTx(intent, c.txSigner, c.local.key)
+	} else {
+		signed, err = c.signer.SignTx(ctx, intent, c.chainID)
+		if err == nil {
+			err = CheckSigned(intent, signed, c.chainID, c.sender)
+		}
+	}
 	if err != nil {
 		return consolidate.SignedTx{}, fmt.Errorf("consolidate: chain: sign: %w", err)
 	}
@@ -82,7 +97,7 @@ func (c *Chain) sign(tx *types.DynamicFeeTx) (consolidate.SignedTx, error) {
 // used on its own cannot sign a transfer that burns or loops money.
 func (c *Chain) checkTransfer(to common.Address, amount *big.Int) error {
 	switch {
-	case c.key == nil:
+	case c.signer == nil:
 		return errNotNew
 	case to == (common.Address{}):
 		return fmt.Errorf("%w: zero recipient", consolidate.ErrInvalidAddress)

@@ -100,7 +100,7 @@ func TestStatusesMatchStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsent, err := c.Sign(4, to, big.NewInt(5), q)
+	unsent, err := c.Sign(t.Context(), 4, to, big.NewInt(5), q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,14 @@
 //	 "transaction_fee_blockchain_in_wei": null, "status": "PENDING",
 //	 "idempotency_key": "order-42", "created_at": "…", "updated_at": "…"}
 //
+// With a wallet that signs through a remote signer or a KMS, the transfer
+// is reserved first and signed before the answer; if the signer does not
+// answer in time, the answer is still 201 with the transfer PENDING and
+// transaction_hash null: the funds are held, the request is durable (do
+// not repeat it without its idempotency key), and the transfer is signed
+// and sent in the background. GET /transactions/{id} shows the hash once
+// it is signed.
+//
 // transaction_fee_total_in_wei is what the account is charged on top of the
 // amount; transaction_fee_blockchain_in_wei is what the chain took, null
 // until the transfer is mined and final. status is PENDING, SUCCESSFUL or

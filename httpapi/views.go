@@ -4,6 +4,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
 
@@ -13,7 +14,7 @@ import (
 type transactionView struct {
 	ID            int64   `json:"id"`
 	AccountID     int64   `json:"user_account_id"`
-	Hash          string  `json:"transaction_hash"`
+	Hash          *string `json:"transaction_hash"` // null while reserved, not signed yet
 	From          string  `json:"from_public_address"`
 	To            string  `json:"to_public_address"`
 	Amount        string  `json:"transaction_amount_in_wei"`
@@ -31,7 +32,6 @@ func newTransactionView(tx consolidate.Transaction) transactionView {
 	v := transactionView{
 		ID:             tx.ID,
 		AccountID:      tx.AccountID,
-		Hash:           tx.Hash.Hex(),
 		From:           tx.From.Hex(),
 		To:             tx.To.Hex(),
 		Amount:         decimal(tx.Amount),
@@ -40,6 +40,10 @@ func newTransactionView(tx consolidate.Transaction) transactionView {
 		IdempotencyKey: tx.IdempotencyKey,
 		CreatedAt:      tx.CreatedAt.UTC(),
 		UpdatedAt:      tx.UpdatedAt.UTC(),
+	}
+	if tx.Hash != (common.Hash{}) {
+		h := tx.Hash.Hex()
+		v.Hash = &h
 	}
 	if tx.FeeBlockchain != nil {
 		s := tx.FeeBlockchain.String()

@@ -167,7 +167,7 @@ func TestNewChainIsFinalAfterOneBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := ch.Sign(0, to, big.NewInt(1), q)
+	tx, err := ch.Sign(t.Context(), 0, to, big.NewInt(1), q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,10 +111,10 @@ func (noChain) FinalizedNonce(context.Context) (uint64, error) {
 func (noChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
 	return consolidate.Quote{}, errNoChain
 }
-func (noChain) Sign(uint64, common.Address, *big.Int, consolidate.Quote) (consolidate.SignedTx, error) {
+func (noChain) Sign(context.Context, uint64, common.Address, *big.Int, consolidate.Quote) (consolidate.SignedTx, error) {
 	return consolidate.SignedTx{}, errNoChain
 }
-func (noChain) SignCancel(uint64, consolidate.Quote) (consolidate.SignedTx, error) {
+func (noChain) SignCancel(context.Context, uint64, consolidate.Quote) (consolidate.SignedTx, error) {
 	return consolidate.SignedTx{}, errNoChain
 }
 func (noChain) Bump(context.Context, consolidate.Quote) (consolidate.Quote, error) {

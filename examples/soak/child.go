@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,21 @@ func serviceConfig(c config, cl *goredis.Client, log *slog.Logger) *consolidate.
 		TaskTimeout:   10 * time.Second,
 		SweepInterval: time.Second,
 		Logger:        log,
+		SignTimeout:   200 * time.Millisecond,
 	}
+}
+
+// dialChain connects to the soak's node with the wallet's signer.
+func dialChain(ctx context.Context, c config, key *ecdsa.PrivateKey) (*chain.Chain, error) {
+	opts := &chain.Options{Confirmations: c.confirmations}
+	if c.signer == "local" {
+		return chain.Dial(ctx, c.rpc, key, opts)
+	}
+	signer, err := newFlakySigner(key)
+	if err != nil {
+		return nil, err
+	}
+	return chain.DialWithSigner(ctx, c.rpc, signer, opts)
 }
 
 // runChild is a submitter or a worker until ctx is done or it is killed.
@@ -63,7 +78,7 @@ func runChild(ctx context.Context, c config) error {
 		return err
 	}
 	defer store.Close()
-	ch, err := chain.Dial(ctx, c.rpc, key, &chain.Options{Confirmations: c.confirmations})
+	ch, err := dialChain(ctx, c, key)
 	if err != nil {
 		return err
 	}

@@ -323,6 +323,7 @@ func (p *proc) start() error {
 		"-db", c.db, "-redis", c.redisURL, "-prefix", c.prefix, "-rpc", c.rpc, "-reverter", c.reverter, "-logdir", c.logDir,
 		"-accounts", strconv.Itoa(c.accounts), "-threads", strconv.Itoa(c.threads),
 		"-confirmations", strconv.FormatUint(c.confirmations, 10), "-stuck-after", c.stuckAfter.String(),
+		"-signer", c.signer,
 	}
 	out, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

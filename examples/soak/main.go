@@ -65,6 +65,7 @@ type config struct {
 	threads       int
 	confirmations uint64
 	stuckAfter    time.Duration
+	signer        string
 
 	// children
 	role     string
@@ -95,6 +96,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.threads, "threads", 4, "concurrent submit loops per submitter, reconcile goroutines per worker")
 	fs.Uint64Var(&c.confirmations, "confirmations", 2, "blocks deep a transfer must be to be final")
 	fs.DurationVar(&c.stuckAfter, "stuck-after", 10*time.Second, "re-sign a transfer with bumped fees after it waited this long unmined")
+	fs.StringVar(&c.signer, "signer", "local", "how the wallet signs: local (a key in memory, inside the store's write) or flaky (a signer that does I/O and is slow, fails, hangs and lies now and then)")
 	fs.StringVar(&c.role, "role", "", "submitter or worker: run as a child (set by the controller)")
 	fs.IntVar(&c.index, "index", 0, "child number within its role (set by the controller)")
 	fs.StringVar(&c.prefix, "prefix", "", "prefix of this soak's Redis keys (set by the controller)")
@@ -120,6 +122,8 @@ func parseFlags(args []string) (config, error) {
 		return config{}, fmt.Errorf("-min-accepted must not be negative")
 	case c.confirmations < 1 || (c.reorgEvery > 0 && c.confirmations < 2):
 		return config{}, fmt.Errorf("-confirmations must be at least 1, and at least 2 with reorgs: a head reorg moves transfers 1 block deep")
+	case c.signer != "local" && c.signer != "flaky":
+		return config{}, errUnknownSigner
 	case c.role != "" && c.role != "submitter" && c.role != "worker":
 		return config{}, fmt.Errorf("-role %q is not submitter or worker", c.role)
 	}
