@@ -117,6 +117,23 @@ type Config struct {
 	// Defaults to 1 s.
 	RelayInterval time.Duration
 
+	// Wallets are more hot wallets besides New's chain: Chains on the same
+	// network, each signing for its own address. Submit gives each
+	// transfer to the wallet in rotation with the fewest open transfers;
+	// a wallet whose signer fails, that cannot pay for gas, or that is
+	// stuck leaves the rotation until it recovers (see "Several hot
+	// wallets" in the package docs). Defaults to none: one wallet.
+	Wallets []Chain
+	// WalletPause is how long a wallet whose signer failed, or that could
+	// not pay for gas, stays out of rotation unless it recovers sooner.
+	// Defaults to 1 min.
+	WalletPause time.Duration
+	// WalletStuckAfter is how long a wallet's lowest open nonce may stay
+	// unfinal before the wallet leaves the rotation, until that nonce is
+	// final. Defaults to 10 min: longer than a real chain takes to
+	// finalize a block.
+	WalletStuckAfter time.Duration
+
 	// SignTimeout bounds one signature by a Chain that signs with I/O (a
 	// remote signer, a KMS). A Submit whose signature has not come by
 	// then returns the transfer reserved, and reconciling signs it.
@@ -198,6 +215,9 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.SweepGrace, out.Lease+out.PollInterval)
 	setDefault(&out.RelayInterval, time.Second)
 	setDefault(&out.SignTimeout, 10*time.Second)
+	setDefault(&out.WalletPause, time.Minute)
+	setDefault(&out.WalletStuckAfter, 10*time.Minute)
+	out.Wallets = append([]Chain(nil), out.Wallets...)
 	if out.Fee == nil {
 		out.Fee = DefaultFee
 	}
@@ -230,6 +250,7 @@ func (c *Config) validate() error {
 		"PollInterval": c.PollInterval, "StuckAfter": c.StuckAfter, "VoidDelay": c.VoidDelay, "TaskTimeout": c.TaskTimeout,
 		"SweepInterval": c.SweepInterval, "SweepGrace": c.SweepGrace, "RelayInterval": c.RelayInterval,
 		"ParkedCheckInterval": c.ParkedCheckInterval, "SignTimeout": c.SignTimeout,
+		"WalletPause": c.WalletPause, "WalletStuckAfter": c.WalletStuckAfter,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s is negative (%v)", name, d))

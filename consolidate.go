@@ -27,17 +27,14 @@ type Service struct {
 	log    *slog.Logger
 	m      *instruments
 	tr     trace.Tracer
-	sender common.Address
-	// offline: the chain signs with no I/O, inside the store's write.
-	offline bool
+	// wallets are the hot wallets, New's chain first; chain also
+	// answers for the network (statuses, fees).
+	wallets []*wallet
 	reads   flights
 	waits  waiters
 	// fills orders the cache fills of Get against the refreshes after
 	// commits, per stripe of transaction IDs; see refresh.
 	fills [cacheStripes]fillStripe
-
-	nonceMu     sync.Mutex
-	nonceSynced bool
 
 	voidMu   sync.Mutex
 	suspects map[int64]time.Time // transfers seen with their nonce consumed by another transaction, and since when
@@ -46,10 +43,6 @@ type Service struct {
 
 	repairMu sync.Mutex
 	repairs  map[string]*repairing // cache entries whose refresh failed; see repair
-
-	refillMu     sync.Mutex       // one refill at a time; held by it
-	refillNext   time.Time        // no refill before then
-	refillNonces map[int64]uint64 // nonces of open transfers, by ID, as the last refill read them
 }
 
 // New returns a Service over store and chain. A nil cfg means defaults.
@@ -61,10 +54,11 @@ func New(store Store, chain Chain, cfg *Config) (*Service, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, sender: chain.Sender(), tr: c.TracerProvider.Tracer(scope)}
-	if o, ok := chain.(OfflineSigning); ok {
-		s.offline = o.SignsOffline()
+	ws, err := newWallets(chain, c.Wallets)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, wallets: ws, tr: c.TracerProvider.Tracer(scope)}
 	s.parked.init()
 	m, err := newInstruments(c.MeterProvider)
 	s.m = m
@@ -167,19 +161,23 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 	if err := s.checkSubmit(ctx, req); err != nil {
 		return Transaction{}, false, err
 	}
-	if err := s.syncNonce(ctx); err != nil {
+	w := s.pick()
+	if err := s.syncNonce(ctx, w); err != nil {
 		return Transaction{}, false, err
 	}
-	quote, err := s.chain.Quote(ctx, req.To, req.Amount)
+	quote, err := w.chain.Quote(ctx, req.To, req.Amount)
 	if err != nil {
 		return Transaction{}, false, wrap("quote fees", err)
 	}
-	tx, created, err := s.record(ctx, req, quote)
+	tx, created, err := s.record(ctx, w, req, quote)
 	if err != nil {
 		return Transaction{}, false, err
 	}
+	if created {
+		w.handedOut(tx.Nonce)
+	}
 	if created && reserved(tx) {
-		signed, err := s.signReserved(ctx, tx, quote)
+		signed, err := s.signReserved(ctx, w, tx, quote)
 		if err != nil {
 			// Reserved and safe: reconciling signs it.
 			s.log.WarnContext(ctx, "consolidate: transfer reserved, not signed yet", "tx", tx.ID, "err", err)
@@ -188,7 +186,7 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 		}
 	}
 	if created && !reserved(tx) {
-		s.broadcast(ctx, tx)
+		s.broadcast(ctx, w, tx)
 	}
 	s.refresh(ctx, tx)
 	// A replayed key re-enqueues too: the first attempt may have died
@@ -205,7 +203,7 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 // guards the store's submit; what follows touches no balance and may run
 // concurrently with the account's next submit. It is released on every
 // path, a panic in the store or the signer included.
-func (s *Service) record(ctx context.Context, req SubmitRequest, quote Quote) (Transaction, bool, error) {
+func (s *Service) record(ctx context.Context, w *wallet, req SubmitRequest, quote Quote) (Transaction, bool, error) {
 	unlock, err := s.lockAccount(ctx, req.AccountID)
 	if err != nil {
 		return Transaction{}, false, err
@@ -214,7 +212,7 @@ func (s *Service) record(ctx context.Context, req SubmitRequest, quote Quote) (T
 	now := time.Now()
 	p := SubmitParams{
 		AccountID:      req.AccountID,
-		From:           s.sender,
+		From:           w.addr,
 		To:             req.To,
 		Amount:         new(big.Int).Set(req.Amount),
 		FeeTotal:       new(big.Int).Set(s.cfg.Fee),
@@ -225,8 +223,8 @@ func (s *Service) record(ctx context.Context, req SubmitRequest, quote Quote) (T
 		Now:            now,
 	}
 	var sign SignFunc // nil: reserve, and sign after the store's write
-	if s.offline {
-		sign = func(nonce uint64) (SignedTx, error) { return s.signOffline(ctx, nonce, req, quote) }
+	if w.offline {
+		sign = func(nonce uint64) (SignedTx, error) { return s.signOffline(ctx, w, nonce, req, quote) }
 	}
 	ctx, span := s.tr.Start(ctx, spanStoreSubmit)
 	tx, created, err := s.store.Submit(ctx, p, sign)
@@ -237,9 +235,9 @@ func (s *Service) record(ctx context.Context, req SubmitRequest, quote Quote) (T
 // signOffline signs the transfer being submitted with a Chain that does no
 // I/O to sign. The store calls it, perhaps on another goroutine, while its
 // span is open.
-func (s *Service) signOffline(ctx context.Context, nonce uint64, req SubmitRequest, quote Quote) (SignedTx, error) {
+func (s *Service) signOffline(ctx context.Context, w *wallet, nonce uint64, req SubmitRequest, quote Quote) (SignedTx, error) {
 	ctx, span := s.tr.Start(ctx, spanSign)
-	signed, err := s.chain.Sign(ctx, nonce, req.To, req.Amount, quote)
+	signed, err := w.chain.Sign(ctx, nonce, req.To, req.Amount, quote)
 	endSpan(span, err, true)
 	return signed, err
 }
@@ -254,7 +252,7 @@ func (s *Service) checkSubmit(ctx context.Context, req SubmitRequest) error {
 	if req.To == (common.Address{}) {
 		return fmt.Errorf("%w: the zero address", ErrInvalidAddress)
 	}
-	if req.To == s.sender {
+	if s.walletOf(req.To) != nil {
 		return ErrSelfTransfer
 	}
 	if err := checkAmount(req.Amount); err != nil {
@@ -309,34 +307,47 @@ func (s *Service) lockAccount(ctx context.Context, accountID int64) (func(), err
 	}
 }
 
-// syncNonce raises the store's nonce for the wallet to the chain's, once per
+// syncNonce raises the store's nonce for w to the chain's, once per
 // Service, so that transfers sent from the wallet by other means before
 // this Service started do not collide with ours.
-func (s *Service) syncNonce(ctx context.Context) error {
-	s.nonceMu.Lock()
-	defer s.nonceMu.Unlock()
-	if s.nonceSynced {
+func (s *Service) syncNonce(ctx context.Context, w *wallet) error {
+	w.nonceMu.Lock()
+	defer w.nonceMu.Unlock()
+	if w.nonceSynced {
 		return nil
 	}
-	n, err := s.chain.Nonce(ctx)
+	n, err := w.chain.Nonce(ctx)
 	if err != nil {
 		return wrap("read wallet nonce", err)
 	}
-	if err := s.store.SyncNonce(ctx, s.sender, n); err != nil {
+	if err := s.store.SyncNonce(ctx, w.addr, n); err != nil {
 		return err
 	}
-	s.nonceSynced = true
+	w.nonceSynced = true
 	return nil
 }
 
 // broadcast sends tx's stored bytes. Failure is logged, not returned:
 // reconciling finds the transaction unknown to the node and sends it again.
-func (s *Service) broadcast(ctx context.Context, tx Transaction) {
+func (s *Service) broadcast(ctx context.Context, w *wallet, tx Transaction) {
 	ctx, span := s.tr.Start(ctx, spanBroadcast)
-	err := s.chain.Broadcast(ctx, tx.Raw)
+	err := w.chain.Broadcast(ctx, tx.Raw)
 	endSpan(span, err, true)
+	s.broadcastDone(ctx, w, err)
 	if err != nil {
 		s.log.WarnContext(ctx, "consolidate: broadcast failed", "tx", tx.ID, "hash", tx.Hash, "err", err)
+	}
+}
+
+// broadcastDone updates w's rotation after a broadcast of its bytes: a
+// wallet that cannot pay for gas rests; one whose bytes a node takes is
+// healthy.
+func (s *Service) broadcastDone(ctx context.Context, w *wallet, err error) {
+	switch {
+	case err == nil:
+		s.healthy(ctx, w)
+	case errors.Is(err, ErrWalletUnderfunded):
+		s.fault(ctx, w, "underfunded", err)
 	}
 }
 

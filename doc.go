@@ -47,6 +47,29 @@
 // overdue and enqueues it again. Reconcile is idempotent, so duplicate
 // deliveries are harmless.
 //
+// A signer that may do I/O (a remote signer, a KMS: a Chain that does not
+// report OfflineSigning) is never called inside the store's write: Submit
+// reserves the transfer (funds held, nonce taken, request recorded), signs
+// outside, records the signature and only then broadcasts; a transfer
+// whose signature did not come is signed by its reconcile (see sign.go
+// and docs/signers.md).
+//
+// # Several hot wallets
+//
+// New's chain is one hot wallet; Config.Wallets adds more, each a Chain
+// with its own key or signer and its own nonce sequence. Submit gives each
+// transfer to the wallet in rotation with the fewest open transfers this
+// process knows of, so a nonce stuck on one wallet holds back only that
+// wallet's transfers. A wallet whose signer fails or that cannot pay for
+// gas leaves the rotation for Config.WalletPause or until it signs or is
+// accepted again; one whose lowest open nonce has not been final for
+// Config.WalletStuckAfter leaves it until that nonce is. Each change is
+// logged, and the consolidate.wallet.in_rotation gauge and Wallets show
+// it. A transfer stays with its wallet for life, and its wallet's
+// transfers keep reconciling while it is out of rotation. A wallet taken
+// out of the configuration is no wallet of the Service any more: its
+// signed transfers are watched until final, as another Service's are.
+//
 // The account lock only makes a concurrent second submit fail fast with
 // ErrAccountLocked. Correctness never depends on it: the store checks
 // balances and allocates nonces on its own. A holder can pause (GC, swap, a

@@ -20,11 +20,11 @@ func (s *Service) Relay(ctx context.Context) (int, error) { return s.relayOnce(c
 // those due. It returns how many it checked.
 func (s *Service) CheckParked(ctx context.Context, woken bool) (int, error) {
 	if !woken {
-		return s.recheckParked(ctx, time.Now(), noNonce)
+		return s.recheckParked(ctx, time.Now(), nil)
 	}
 	select {
 	case <-s.parked.wake:
-		return s.recheckParked(ctx, time.Now().Add(100*365*24*time.Hour), s.parked.below.Swap(0))
+		return s.recheckParked(ctx, time.Now().Add(100*365*24*time.Hour), s.settledBelow())
 	default:
 		return 0, nil
 	}

@@ -55,6 +55,14 @@ type Wallet struct {
 	// Balance is the wallet's balance in wei at the latest block; nil
 	// when the Chain does not implement BalanceReader.
 	Balance *big.Int
+	// Own is set for the Service's wallets; the fields below are theirs.
+	Own bool
+	// InRotation: new transfers may go to the wallet. Otherwise
+	// OutOfRotation says why: "signer" (its signer failed),
+	// "underfunded" (too little ether for gas) or "stuck" (its lowest
+	// open nonce has not been final for Config.WalletStuckAfter).
+	InRotation    bool
+	OutOfRotation string
 }
 
 // BalanceReader is an optional capability of a Chain: the balance of its
@@ -109,37 +117,39 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 }
 
 // Wallets returns the ledger's wallets with the node's view of this
-// Service's own: its finalized nonce and, if the Chain can tell, its
-// balance. Other wallets (an earlier key, another Service's) carry the
-// ledger's figures only.
+// Service's own: each one's finalized nonce, its balance if the Chain can
+// tell, and whether it is in rotation. Other wallets (an earlier key,
+// another Service's) carry the ledger's figures only.
 func (s *Service) Wallets(ctx context.Context) ([]Wallet, error) {
 	o, err := s.store.Overview(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Wallet, 0, len(o.Wallets)+1)
-	own := -1
-	for i, w := range o.Wallets {
-		out = append(out, Wallet{WalletNonces: w})
-		if w.Sender == s.sender {
-			own = i
+	out := make([]Wallet, 0, len(o.Wallets)+len(s.wallets))
+	at := make(map[common.Address]int, len(o.Wallets))
+	for _, wn := range o.Wallets {
+		at[wn.Sender] = len(out)
+		out = append(out, Wallet{WalletNonces: wn})
+	}
+	for _, w := range s.wallets {
+		i, ok := at[w.addr]
+		if !ok {
+			i = len(out)
+			out = append(out, Wallet{WalletNonces: WalletNonces{Sender: w.addr}})
 		}
-	}
-	if own < 0 {
-		out = append(out, Wallet{WalletNonces: WalletNonces{Sender: s.sender}})
-		own = len(out) - 1
-	}
-	fin, err := s.chain.FinalizedNonce(ctx)
-	if err != nil {
-		return nil, wrap("finalized nonce", err)
-	}
-	out[own].Finalized = fin
-	if br, ok := s.chain.(BalanceReader); ok {
-		bal, err := br.Balance(ctx)
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			return nil, wrap("wallet balance", err)
+		own := &out[i]
+		own.Own = true
+		own.InRotation, own.OutOfRotation = w.rotation()
+		if own.Finalized, err = w.chain.FinalizedNonce(ctx); err != nil {
+			return nil, wrap("finalized nonce", err)
 		}
-		out[own].Balance = bal
+		if br, ok := w.chain.(BalanceReader); ok {
+			bal, err := br.Balance(ctx)
+			if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+				return nil, wrap("wallet balance", err)
+			}
+			own.Balance = bal
+		}
 	}
 	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -137,6 +136,7 @@ type instruments struct {
 	parkedNow   metric.Int64ObservableGauge
 	oldestAge   metric.Float64ObservableGauge
 	nonceGap    metric.Int64ObservableGauge
+	inRotation  metric.Int64ObservableGauge
 	queueDepth  metric.Int64ObservableGauge
 	deadLetters metric.Int64ObservableGauge
 
@@ -169,6 +169,7 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 		parkedNow:    b.gauge("consolidate.transfers.parked", "{transfer}", "Parked transfers: PENDING, check budget spent."),
 		oldestAge:    b.floatGauge("consolidate.transfers.oldest_pending_age", "s", "Age of the oldest PENDING transfer; 0 if none."),
 		nonceGap:     b.gauge("consolidate.wallet.nonce_gap", "{nonce}", "Nonces the store handed out that are not final on the chain: the store's next nonce minus the finalized one."),
+		inRotation:   b.gauge("consolidate.wallet.in_rotation", "1", "1 if new transfers may go to the wallet, 0 while it is out of rotation (its signer failing, too little for gas, or stuck)."),
 		queueDepth:   b.gauge("consolidate.queue.depth", "{message}", "Messages of a queue by state: ready, delayed, in_flight."),
 		deadLetters:  b.gauge("consolidate.queue.dead_letters", "{message}", "Dead letters of a queue."),
 	}
@@ -307,13 +308,17 @@ func (m *instruments) cacheLookup(ctx context.Context, hit bool) {
 // reference to the Service, so that a Service no longer in use can be
 // collected, which unregisters its gauges (see observe).
 type observer struct {
-	m      *instruments
-	store  Store
-	chain  Chain
-	sender common.Address
-	wallet []metric.ObserveOption
-	queue  QueueInspector // nil if the Queue has no Stats
-	queues []queueAttrs
+	m       *instruments
+	store   Store
+	wallets []observedWallet
+	queue   QueueInspector // nil if the Queue has no Stats
+	queues  []queueAttrs
+}
+
+// observedWallet is one hot wallet as the gauges see it.
+type observedWallet struct {
+	w    *wallet
+	opts []metric.ObserveOption
 }
 
 // queueAttrs are the measurement options of one queue's gauges.
@@ -330,7 +335,10 @@ func obsOpts(kv ...attribute.KeyValue) []metric.ObserveOption {
 // use: a Service has no Close, so the registration ends when s is garbage
 // collected.
 func (s *Service) observe(mp metric.MeterProvider) error {
-	o := &observer{m: s.m, store: s.store, chain: s.chain, sender: s.sender, wallet: obsOpts(attribute.String("wallet", s.sender.Hex()))}
+	o := &observer{m: s.m, store: s.store}
+	for _, w := range s.wallets {
+		o.wallets = append(o.wallets, observedWallet{w: w, opts: obsOpts(attribute.String("wallet", w.addr.Hex()))})
+	}
 	if qi, ok := s.cfg.Queue.(QueueInspector); ok {
 		o.queue = qi
 		for _, q := range append([]string{s.cfg.QueueName}, s.cfg.EventQueues...) {
@@ -345,7 +353,7 @@ func (s *Service) observe(mp metric.MeterProvider) error {
 		}
 	}
 	reg, err := mp.Meter(scope).RegisterCallback(o.observe,
-		s.m.pending, s.m.parkedNow, s.m.oldestAge, s.m.nonceGap, s.m.queueDepth, s.m.deadLetters)
+		s.m.pending, s.m.parkedNow, s.m.oldestAge, s.m.nonceGap, s.m.inRotation, s.m.queueDepth, s.m.deadLetters)
 	if err != nil {
 		return err
 	}
@@ -367,22 +375,27 @@ func (o *observer) observe(ctx context.Context, obs metric.Observer) error {
 	return nil
 }
 
-// observeLedger observes the store's open work and this Service's
-// wallet's nonce gap. Other wallets in the store have no finalized nonce
-// this Service's Chain can read.
+// observeLedger observes the store's open work and, for each of this
+// Service's wallets, its nonce gap and whether it is in rotation. Other
+// wallets in the store have no finalized nonce this Service can read.
 func (o *observer) observeLedger(ctx context.Context, obs metric.Observer) {
 	ctx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
 	var ov Overview
-	var final uint64
-	var oerr, ferr error
-	parallel(2, func(i int) {
-		if i == 0 {
+	var oerr error
+	finals := make([]uint64, len(o.wallets))
+	ferrs := make([]error, len(o.wallets))
+	parallel(len(o.wallets)+1, func(i int) {
+		if i == len(o.wallets) {
 			ov, oerr = o.store.Overview(ctx)
 		} else {
-			final, ferr = o.chain.FinalizedNonce(ctx)
+			finals[i], ferrs[i] = o.wallets[i].w.chain.FinalizedNonce(ctx)
 		}
 	})
+	for _, ow := range o.wallets {
+		in, _ := ow.w.rotation()
+		obs.ObserveInt64(o.m.inRotation, boolInt(in), ow.opts...)
+	}
 	if oerr != nil {
 		return
 	}
@@ -393,11 +406,20 @@ func (o *observer) observeLedger(ctx context.Context, obs metric.Observer) {
 		age = max(time.Since(ov.OldestPending).Seconds(), 0)
 	}
 	obs.ObserveFloat64(o.m.oldestAge, age)
-	for _, w := range ov.Wallets {
-		if w.Sender == o.sender && ferr == nil {
-			obs.ObserveInt64(o.m.nonceGap, int64(w.Next)-int64(final), o.wallet...)
+	for _, wn := range ov.Wallets {
+		for i, ow := range o.wallets {
+			if wn.Sender == ow.w.addr && ferrs[i] == nil {
+				obs.ObserveInt64(o.m.nonceGap, int64(wn.Next)-int64(finals[i]), ow.opts...)
+			}
 		}
 	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (o *observer) observeQueue(ctx context.Context, obs metric.Observer, q queueAttrs) {

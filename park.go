@@ -3,9 +3,10 @@ package consolidate
 import (
 	"context"
 	"errors"
-	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 // Parked transfers (see "Reconciling" in the package docs) are checked
@@ -15,14 +16,9 @@ import (
 // wake, so that a stream of settlements costs one check a second.
 const parkWakeGap = time.Second
 
-// noNonce marks a check of parked transfers that is not limited to
-// those below a settled nonce.
-const noNonce = math.MaxUint64
-
 // parking is what a Service knows of its parked transfers.
 type parking struct {
-	wake  chan struct{}
-	below atomic.Uint64 // the highest nonce settled since the last woken check
+	wake chan struct{}
 	// some is false only after a check found none parked and none has
 	// been parked by this Service since; a settlement then wakes nothing.
 	some atomic.Bool
@@ -39,15 +35,15 @@ func (s *Service) park(ctx context.Context, id int64) error {
 	return s.store.Park(ctx, id, time.Now().Add(s.cfg.ParkedCheckInterval))
 }
 
-// wakeParked asks watchParked to check at once the parked transfers of the
-// wallet below nonce, which a settlement has just proved consumed.
-func (s *Service) wakeParked(nonce uint64) {
+// wakeParked asks watchParked to check at once the parked transfers of w
+// below nonce, which a settlement has just proved consumed.
+func (s *Service) wakeParked(w *wallet, nonce uint64) {
 	if !s.parked.some.Load() {
 		return
 	}
 	for {
-		old := s.parked.below.Load()
-		if old >= nonce || s.parked.below.CompareAndSwap(old, nonce) {
+		old := w.below.Load()
+		if old >= nonce || w.below.CompareAndSwap(old, nonce) {
 			break
 		}
 	}
@@ -63,42 +59,54 @@ func (s *Service) wakeParked(nonce uint64) {
 func (s *Service) watchParked(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
-	due, below := time.Now(), uint64(noNonce)
+	due, below := time.Now(), map[common.Address]uint64(nil)
 	for {
 		if _, err := s.recheckParked(ctx, due, below); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "consolidate: parked check failed", "err", err)
 		}
-		if below != noNonce {
+		if below != nil {
 			sleep(ctx, parkWakeGap)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			due, below = time.Now(), noNonce
+			due, below = time.Now(), nil
 		case <-s.parked.wake:
-			due, below = time.Now().Add(100*365*24*time.Hour), s.parked.below.Swap(0)
+			due, below = time.Now().Add(100*365*24*time.Hour), s.settledBelow()
 		}
 	}
 }
 
-// recheckParked checks the parked transfers due by due, only those of the
-// wallet with a nonce below below unless it is noNonce, in batches of
+// settledBelow returns, and forgets, each wallet's highest nonce settled
+// since the last call.
+func (s *Service) settledBelow() map[common.Address]uint64 {
+	below := make(map[common.Address]uint64, len(s.wallets))
+	for _, w := range s.wallets {
+		if n := w.below.Swap(0); n > 0 {
+			below[w.addr] = n
+		}
+	}
+	return below
+}
+
+// recheckParked checks the parked transfers due by due, only those of a
+// wallet with a nonce below its entry in below unless below is nil, in batches of
 // ReconcileBatch. A transfer found final has its dead letter deleted; one
 // that is not final yet is parked again for ParkedCheckInterval. It
 // returns how many it checked.
-func (s *Service) recheckParked(ctx context.Context, due time.Time, below uint64) (int, error) {
+func (s *Service) recheckParked(ctx context.Context, due time.Time, below map[common.Address]uint64) (int, error) {
 	total, after, found := 0, int64(0), false
 	for {
 		ids, err := s.store.Parked(ctx, due, after, s.cfg.ReconcileBatch)
 		if err != nil || len(ids) == 0 {
-			if err == nil && !found && below != noNonce {
+			if err == nil && !found && below != nil {
 				s.parked.some.Store(false)
 			}
 			return total, err
 		}
 		found, after = true, ids[len(ids)-1]
-		if below != noNonce {
+		if below != nil {
 			if ids, err = s.ownBelow(ctx, ids, below); err != nil {
 				return total, err
 			}
@@ -109,9 +117,9 @@ func (s *Service) recheckParked(ctx context.Context, due time.Time, below uint64
 	}
 }
 
-// ownBelow returns those of ids that are transfers of this Service's
-// wallet with a nonce below below.
-func (s *Service) ownBelow(ctx context.Context, ids []int64, below uint64) ([]int64, error) {
+// ownBelow returns those of ids that are transfers of a wallet with a
+// nonce below that wallet's entry in below.
+func (s *Service) ownBelow(ctx context.Context, ids []int64, below map[common.Address]uint64) ([]int64, error) {
 	var out []int64
 	for _, id := range ids {
 		tx, err := s.store.Transaction(ctx, id)
@@ -121,7 +129,7 @@ func (s *Service) ownBelow(ctx context.Context, ids []int64, below uint64) ([]in
 		if err != nil {
 			return nil, err
 		}
-		if tx.From == s.sender && tx.Nonce < below {
+		if tx.Nonce < below[tx.From] {
 			out = append(out, id)
 		}
 	}

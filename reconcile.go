@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -97,20 +98,31 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 	// them, perhaps a fee bump another worker has sent since the first
 	// look, may be what consumed it. An attempt is recorded before it is
 	// sent, so none that could have consumed the nonce is missed.
-	final, err := s.chain.FinalizedNonce(ctx)
-	if err != nil {
-		for _, i := range open {
-			cs[i].fail(wrap("finalized nonce", err))
-		}
-		return cs
-	}
+	groups := s.groupByWallet(cs, open)
+	parallel(len(groups), func(k int) {
+		g := &groups[k]
+		g.final, g.err = g.w.chain.FinalizedNonce(ctx)
+	})
 	var consumed, live []int
-	for _, i := range open {
-		if final > cs[i].tx.Nonce {
-			consumed = append(consumed, i)
-		} else {
-			live = append(live, i)
+	for k := range groups {
+		g := &groups[k]
+		if g.err != nil {
+			for _, i := range g.idx {
+				cs[i].fail(wrap("finalized nonce", g.err))
+			}
+			continue
 		}
+		lowest := uint64(math.MaxUint64)
+		for _, i := range g.idx {
+			if g.final > cs[i].tx.Nonce {
+				consumed = append(consumed, i)
+			} else {
+				live = append(live, i)
+				g.live = append(g.live, i)
+				lowest = min(lowest, cs[i].tx.Nonce)
+			}
+		}
+		s.finalSeen(ctx, g.w, g.final, lowest, len(g.live) > 0)
 	}
 	if len(consumed) > 0 {
 		parallel(len(consumed), func(k int) { s.readAttempts(ctx, &cs[consumed[k]]) })
@@ -126,12 +138,41 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 			c.tx, c.settled, c.err = s.settle(ctx, c.tx, Settlement{Outcome: OutcomeDropped, At: time.Now()})
 		})
 	}
-	s.refill(ctx, cs, live)
+	for _, g := range groups {
+		s.refill(ctx, g.w, cs, g.live)
+	}
 	parallel(len(live), func(k int) {
 		c := &cs[live[k]]
-		c.err = s.advance(ctx, c.tx, c.attempts, c.sts)
+		c.err = s.advance(ctx, s.walletOf(c.tx.From), c.tx, c.attempts, c.sts)
 	})
 	return cs
+}
+
+// walletChecks are the open checks of one wallet's transfers in a pass.
+type walletChecks struct {
+	w     *wallet
+	idx   []int // the checks
+	live  []int // those whose nonce is not final yet
+	final uint64
+	err   error
+}
+
+// groupByWallet groups the checks at idx, all of this Service's wallets,
+// by wallet, in the order of the wallets.
+func (s *Service) groupByWallet(cs []check, idx []int) []walletChecks {
+	var groups []walletChecks
+	for _, w := range s.wallets {
+		g := walletChecks{w: w}
+		for _, i := range idx {
+			if cs[i].tx.From == w.addr {
+				g.idx = append(g.idx, i)
+			}
+		}
+		if len(g.idx) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups
 }
 
 // load reads a transaction and its attempts. A final transaction needs
@@ -166,12 +207,13 @@ func (s *Service) readAttempts(ctx context.Context, c *check) {
 	}
 }
 
-// byWallet splits the checks at idx into those of transfers this Service's
-// wallet signed and those another wallet signed: a store outlives a key
-// rotation, and several services with different wallets may share one.
+// byWallet splits the checks at idx into those of transfers one of this
+// Service's wallets signed and those another wallet signed: a store
+// outlives a key rotation, and several services with different wallets
+// may share one.
 func (s *Service) byWallet(cs []check, idx []int) (own, foreign []int) {
 	for _, i := range idx {
-		if cs[i].tx.From == s.sender {
+		if s.walletOf(cs[i].tx.From) != nil {
 			own = append(own, i)
 		} else {
 			foreign = append(foreign, i)
@@ -189,7 +231,7 @@ func (s *Service) byWallet(cs []check, idx []int) (own, foreign []int) {
 func (s *Service) watch(ctx context.Context, cs []check, idx []int) {
 	parallel(len(idx), func(k int) {
 		c := &cs[idx[k]]
-		s.log.WarnContext(ctx, "consolidate: transfer of another wallet", "tx", c.tx.ID, "from", c.tx.From, "wallet", s.sender, "hint", "only its own wallet can bump or cancel it")
+		s.log.WarnContext(ctx, "consolidate: transfer of another wallet", "tx", c.tx.ID, "from", c.tx.From, "hint", "only its own wallet can bump or cancel it")
 		if c.sts[len(c.sts)-1].State != TxUnknown {
 			return
 		}
@@ -337,8 +379,8 @@ func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (T
 	if err == nil {
 		s.m.settled(ctx, settled, set.At)
 		s.log.InfoContext(ctx, "consolidate: transfer settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
-		if settled.From == s.sender {
-			s.wakeParked(settled.Nonce)
+		if w := s.walletOf(settled.From); w != nil {
+			s.wakeParked(w, settled.Nonce)
 		}
 	}
 	s.refresh(ctx, settled)

@@ -13,10 +13,10 @@ import (
 // advance moves a transfer whose nonce is still open: it re-signs the
 // newest attempt with bumped fees once it has waited StuckAfter, and
 // broadcasts it again if the node has lost it.
-func (s *Service) advance(ctx context.Context, tx Transaction, attempts []Attempt, sts []ChainStatus) error {
+func (s *Service) advance(ctx context.Context, w *wallet, tx Transaction, attempts []Attempt, sts []ChainStatus) error {
 	latest, lost := attempts[len(attempts)-1], sts[len(sts)-1].State == TxUnknown
 	if time.Since(latest.CreatedAt) >= s.cfg.StuckAfter {
-		err := s.replace(ctx, tx, latest.Quote, latest.Cancel)
+		err := s.replace(ctx, w, tx, latest.Quote, latest.Cancel)
 		if !errors.Is(err, ErrFeeTooHigh) || !lost {
 			return err
 		}
@@ -26,7 +26,7 @@ func (s *Service) advance(ctx context.Context, tx Transaction, attempts []Attemp
 		s.log.WarnContext(ctx, "consolidate: stuck transfer resent unbumped", "tx", tx.ID, "err", err)
 	}
 	if lost {
-		return s.send(ctx, tx, latest)
+		return s.send(ctx, w, tx, latest)
 	}
 	return nil
 }
@@ -43,12 +43,12 @@ const (
 	refillRetry = time.Second
 )
 
-// refill sends the wallet's lowest open nonces again, in nonce order, when
-// one of the live checks at idx shows that the node has lost a transfer
+// refill sends w's lowest open nonces again, in nonce order, when one of
+// the live checks at idx, all of w, shows that the node has lost a transfer
 // above a nonce it does not hold either. A node drops what it holds beyond
 // a few dozen nonces past the account's next one; sent lowest first, each
 // is executable on arrival (RELIABILITY.md tells the story).
-func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
+func (s *Service) refill(ctx context.Context, w *wallet, cs []check, idx []int) {
 	lowest, found := uint64(0), false
 	for _, i := range idx {
 		c := &cs[i]
@@ -56,27 +56,27 @@ func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
 			lowest, found = c.tx.Nonce, true
 		}
 	}
-	if !found || !s.refillMu.TryLock() {
+	if !found || !w.refillMu.TryLock() {
 		return
 	}
-	defer s.refillMu.Unlock()
-	if time.Now().Before(s.refillNext) {
+	defer w.refillMu.Unlock()
+	if time.Now().Before(w.refillNext) {
 		return
 	}
-	next, err := s.chain.Nonce(ctx)
+	next, err := w.chain.Nonce(ctx)
 	if err != nil || next >= lowest {
 		// Nothing below the lost transfer is missing: its own check
 		// sends it.
 		return
 	}
-	open, err := s.openFrom(ctx, next)
+	open, err := s.openFrom(ctx, w, next)
 	if err != nil {
 		s.log.WarnContext(ctx, "consolidate: refill read failed", "err", err)
 		return
 	}
 	if len(open) == 0 || open[0].Nonce != next {
-		s.refillNext = time.Now().Add(refillRetry)
-		s.log.WarnContext(ctx, "consolidate: refill nonce missing", "nonce", next, "reason", "no open transfer holds it")
+		w.refillNext = time.Now().Add(refillRetry)
+		s.log.WarnContext(ctx, "consolidate: refill nonce missing", "wallet", w.addr, "nonce", next, "reason", "no open transfer holds it")
 		return
 	}
 	sent := 0
@@ -85,7 +85,7 @@ func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
 		if err != nil || len(as) == 0 {
 			break
 		}
-		if err := s.chain.Broadcast(ctx, as[len(as)-1].Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
+		if err := w.chain.Broadcast(ctx, as[len(as)-1].Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
 			// Its own check deals with a refusal (underpriced, rejected):
 			// make it due now, since nothing above it can land first.
 			s.log.InfoContext(ctx, "consolidate: refill broadcast refused", "tx", tx.ID, "nonce", tx.Nonce, "err", err)
@@ -96,18 +96,18 @@ func (s *Service) refill(ctx context.Context, cs []check, idx []int) {
 		}
 		sent++
 	}
-	s.log.InfoContext(ctx, "consolidate: node refilled", "from", next, "sent", sent)
+	s.log.InfoContext(ctx, "consolidate: node refilled", "wallet", w.addr, "from", next, "sent", sent)
 }
 
-// openFrom returns the wallet's open transfers with nonces from next up,
+// openFrom returns w's open transfers with nonces from next up,
 // at most refillWindow of them, in nonce order, read from the oldest open
 // transfers. Nonces the store gave out are never reused, so they are
 // found among the oldest; the scan stops once the window is complete.
-func (s *Service) openFrom(ctx context.Context, next uint64) ([]Transaction, error) {
+func (s *Service) openFrom(ctx context.Context, w *wallet, next uint64) ([]Transaction, error) {
 	// Every PENDING transfer with a scheduled check: the sweeper's query
 	// with a cutoff past any schedule.
 	all := time.Now().Add(100 * 365 * 24 * time.Hour)
-	nonces := make(map[int64]uint64, len(s.refillNonces))
+	nonces := make(map[int64]uint64, len(w.refillNonces))
 	var open []Transaction
 	after := int64(0)
 	for scanned := 0; scanned < refillScan; {
@@ -119,7 +119,7 @@ func (s *Service) openFrom(ctx context.Context, next uint64) ([]Transaction, err
 			break
 		}
 		for _, id := range ids {
-			n, ok := s.refillNonces[id]
+			n, ok := w.refillNonces[id]
 			if !ok || (n >= next && n < next+refillWindow) {
 				tx, err := s.store.Transaction(ctx, id)
 				if errors.Is(err, ErrNotFound) {
@@ -128,7 +128,7 @@ func (s *Service) openFrom(ctx context.Context, next uint64) ([]Transaction, err
 				if err != nil {
 					return nil, err
 				}
-				if tx.From != s.sender || tx.Status.Final() {
+				if tx.From != w.addr || tx.Status.Final() {
 					continue
 				}
 				n = tx.Nonce
@@ -146,7 +146,7 @@ func (s *Service) openFrom(ctx context.Context, next uint64) ([]Transaction, err
 	}
 	// What the next refill need not read again: a transfer's nonce never
 	// changes. Transfers no longer open drop out.
-	s.refillNonces = nonces
+	w.refillNonces = nonces
 	slices.SortFunc(open, func(a, b Transaction) int { return cmp.Compare(a.Nonce, b.Nonce) })
 	// Only a contiguous run from next can be executed.
 	for i := range open {
@@ -157,9 +157,10 @@ func (s *Service) openFrom(ctx context.Context, next uint64) ([]Transaction, err
 	return open, nil
 }
 
-// send broadcasts one attempt and acts on what the node says.
-func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
-	err := s.chain.Broadcast(ctx, a.Raw)
+// send broadcasts one attempt of w and acts on what the node says.
+func (s *Service) send(ctx context.Context, w *wallet, tx Transaction, a Attempt) error {
+	err := w.chain.Broadcast(ctx, a.Raw)
+	s.broadcastDone(ctx, w, err)
 	switch {
 	case err == nil:
 		return nil
@@ -169,7 +170,7 @@ func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
 		s.log.InfoContext(ctx, "consolidate: nonce already used", "tx", tx.ID, "nonce", tx.Nonce)
 		return nil
 	case errors.Is(err, ErrUnderpriced):
-		return s.replace(ctx, tx, a.Quote, a.Cancel)
+		return s.replace(ctx, w, tx, a.Quote, a.Cancel)
 	case errors.Is(err, ErrRejected) && !a.Cancel:
 		// These bytes can never be included. Void the nonce with a cancel
 		// so it does not hold back every later transfer of the wallet;
@@ -177,32 +178,32 @@ func (s *Service) send(ctx context.Context, tx Transaction, a Attempt) error {
 		// attempt never entered the pool, so the cancel is priced from
 		// the network's current fees rather than as a bump over it.
 		s.log.ErrorContext(ctx, "consolidate: transfer rejected", "tx", tx.ID, "err", err)
-		return s.replace(ctx, tx, Quote{GasLimit: a.Quote.GasLimit, GasTipCap: new(big.Int), GasFeeCap: new(big.Int)}, true)
+		return s.replace(ctx, w, tx, Quote{GasLimit: a.Quote.GasLimit, GasTipCap: new(big.Int), GasFeeCap: new(big.Int)}, true)
 	case errors.Is(err, ErrWalletUnderfunded):
-		s.log.ErrorContext(ctx, "consolidate: wallet underfunded", "tx", tx.ID, "wallet", s.sender, "err", err, "hint", "top up the wallet")
+		s.log.ErrorContext(ctx, "consolidate: wallet underfunded", "tx", tx.ID, "wallet", w.addr, "err", err, "hint", "top up the wallet")
 	}
 	return wrap(fmt.Sprintf("broadcast transaction %d", tx.ID), err)
 }
 
-// replace signs a new attempt for tx's nonce with fees bumped over prev, a
-// cancel if cancel is set, records it, and only then sends it.
-func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cancel bool) error {
+// replace signs with w a new attempt for tx's nonce with fees bumped over
+// prev, a cancel if cancel is set, records it, and only then sends it.
+func (s *Service) replace(ctx context.Context, w *wallet, tx Transaction, prev Quote, cancel bool) error {
 	if prev.GasLimit == 0 || prev.GasTipCap == nil || prev.GasFeeCap == nil {
 		// An attempt stored without its quote: price from today's fees.
-		fresh, err := s.chain.Quote(ctx, tx.To, tx.Amount)
+		fresh, err := w.chain.Quote(ctx, tx.To, tx.Amount)
 		if err != nil {
 			return wrap(fmt.Sprintf("quote replacement of transaction %d", tx.ID), err)
 		}
 		prev.GasLimit = fresh.GasLimit
 		prev.GasTipCap, prev.GasFeeCap = new(big.Int), new(big.Int)
 	}
-	q, err := s.chain.Bump(ctx, prev)
+	q, err := w.chain.Bump(ctx, prev)
 	if err != nil {
 		// Above the maximum fee: the current attempt stays in the pool
 		// until fees come down.
 		return wrap(fmt.Sprintf("bump fees of transaction %d", tx.ID), err)
 	}
-	signed, err := s.signAttempt(ctx, tx, q, cancel)
+	signed, err := s.signAttempt(ctx, w, tx, q, cancel)
 	if err != nil {
 		return err
 	}
@@ -212,7 +213,9 @@ func (s *Service) replace(ctx context.Context, tx Transaction, prev Quote, cance
 	}
 	s.m.replaced(ctx, cancel)
 	s.log.InfoContext(ctx, "consolidate: replacement signed", "tx", tx.ID, "hash", a.Hash, "cancel", cancel, "fee_cap", q.GasFeeCap)
-	if err := s.chain.Broadcast(ctx, a.Raw); err != nil && !errors.Is(err, ErrNonceTooLow) {
+	err = w.chain.Broadcast(ctx, a.Raw)
+	s.broadcastDone(ctx, w, err)
+	if err != nil && !errors.Is(err, ErrNonceTooLow) {
 		return wrap(fmt.Sprintf("broadcast replacement of transaction %d", tx.ID), err)
 	}
 	return nil
@@ -240,8 +243,9 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Transaction, error) {
 	if tx.Status.Final() {
 		return tx, fmt.Errorf("%w: transaction %d is %s", ErrNotPending, id, tx.Status)
 	}
-	if tx.From != s.sender {
-		return tx, fmt.Errorf("%w: transaction %d is from %s, this service's wallet is %s", ErrOtherWallet, id, tx.From, s.sender)
+	w := s.walletOf(tx.From)
+	if w == nil {
+		return tx, fmt.Errorf("%w: transaction %d is from %s, no wallet of this service", ErrOtherWallet, id, tx.From)
 	}
 	attempts, err := s.store.Attempts(ctx, id)
 	if err != nil {
@@ -250,11 +254,11 @@ func (s *Service) Cancel(ctx context.Context, id int64) (Transaction, error) {
 	if len(attempts) == 0 {
 		// Reserved, never signed: the cancel is its first attempt,
 		// priced from today's fees.
-		if err := s.replace(ctx, tx, Quote{}, true); err != nil {
+		if err := s.replace(ctx, w, tx, Quote{}, true); err != nil {
 			return tx, err
 		}
 	} else if latest := attempts[len(attempts)-1]; !latest.Cancel {
-		if err := s.replace(ctx, tx, latest.Quote, true); err != nil {
+		if err := s.replace(ctx, w, tx, latest.Quote, true); err != nil {
 			return tx, err
 		}
 	}

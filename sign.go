@@ -33,22 +33,29 @@ import (
 // this copy knows.
 func reserved(tx Transaction) bool { return tx.Hash == (common.Hash{}) }
 
-// signAttempt signs an attempt for tx's nonce, the transfer or a cancel,
-// within SignTimeout. A signature that does not match the request is
-// recorded as an EventSignatureRejected event about tx.
-func (s *Service) signAttempt(ctx context.Context, tx Transaction, q Quote, cancel bool) (SignedTx, error) {
+// signAttempt signs with w an attempt for tx's nonce, the transfer or a
+// cancel, within SignTimeout. A signature that does not match the request
+// is recorded as an EventSignatureRejected event about tx. A signer that
+// fails takes w out of rotation; one that signs brings it back.
+func (s *Service) signAttempt(ctx context.Context, w *wallet, tx Transaction, q Quote, cancel bool) (SignedTx, error) {
 	sctx, span := s.tr.Start(ctx, spanSign)
 	sctx, stop := context.WithTimeout(sctx, s.cfg.SignTimeout)
 	var signed SignedTx
 	var err error
 	if cancel {
-		signed, err = s.chain.SignCancel(sctx, tx.Nonce, q)
+		signed, err = w.chain.SignCancel(sctx, tx.Nonce, q)
 	} else {
-		signed, err = s.chain.Sign(sctx, tx.Nonce, tx.To, tx.Amount, q)
+		signed, err = w.chain.Sign(sctx, tx.Nonce, tx.To, tx.Amount, q)
 	}
 	stop()
 	endSpan(span, err, true)
 	s.m.signed(ctx, err)
+	switch {
+	case err == nil:
+		s.healthy(ctx, w)
+	case ctx.Err() == nil:
+		s.fault(ctx, w, "signer", err)
+	}
 	if errors.Is(err, ErrSignerMismatch) {
 		s.log.ErrorContext(ctx, "consolidate: signature rejected", "tx", tx.ID, "nonce", tx.Nonce, "err", err, "hint", "the signer returned another transaction than the one asked for; nothing was stored or sent")
 		if nerr := s.store.Note(context.WithoutCancel(ctx), tx.ID, EventSignatureRejected, time.Now()); nerr != nil {
@@ -64,8 +71,8 @@ func (s *Service) signAttempt(ctx context.Context, tx Transaction, q Quote, canc
 // signReserved signs a reserved transfer with quote q, records the
 // signature as its first attempt, and returns the transfer as it stands
 // then, with its hash.
-func (s *Service) signReserved(ctx context.Context, tx Transaction, q Quote) (Transaction, error) {
-	signed, err := s.signAttempt(ctx, tx, q, false)
+func (s *Service) signReserved(ctx context.Context, w *wallet, tx Transaction, q Quote) (Transaction, error) {
+	signed, err := s.signAttempt(ctx, w, tx, q, false)
 	if err != nil {
 		return tx, err
 	}
@@ -85,14 +92,15 @@ func (s *Service) signLater(ctx context.Context, c *check) error {
 	if err != nil || len(as) > 0 {
 		return err
 	}
-	if c.tx.From != s.sender {
-		return fmt.Errorf("%w: transfer %d is reserved for %s and waits for its signature", ErrOtherWallet, c.tx.ID, c.tx.From)
+	w := s.walletOf(c.tx.From)
+	if w == nil {
+		return fmt.Errorf("%w: transfer %d is reserved for %s, no wallet of this Service, and waits for its signature", ErrOtherWallet, c.tx.ID, c.tx.From)
 	}
-	q, err := s.chain.Quote(ctx, c.tx.To, c.tx.Amount)
+	q, err := w.chain.Quote(ctx, c.tx.To, c.tx.Amount)
 	if err != nil {
 		return wrap(fmt.Sprintf("quote transaction %d", c.tx.ID), err)
 	}
-	tx, err := s.signReserved(ctx, c.tx, q)
+	tx, err := s.signReserved(ctx, w, c.tx, q)
 	if err != nil {
 		return err
 	}
