@@ -21,17 +21,17 @@ import (
 // number of Services in any number of processes may share one Store, Chain
 // wallet, Locker, Cache and Queue.
 type Service struct {
-	store  Store
-	chain  Chain
-	cfg    Config
-	log    *slog.Logger
-	m      *instruments
-	tr     trace.Tracer
+	store Store
+	chain Chain
+	cfg   Config
+	log   *slog.Logger
+	m     *instruments
+	tr    trace.Tracer
 	// wallets are the hot wallets, New's chain first; chain also
 	// answers for the network (statuses, fees).
 	wallets []*wallet
 	reads   flights
-	waits  waiters
+	waits   waiters
 	// fills orders the cache fills of Get against the refreshes after
 	// commits, per stripe of transaction IDs; see refresh.
 	fills [cacheStripes]fillStripe

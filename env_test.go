@@ -41,8 +41,11 @@ type envOptions struct {
 	// way to confirmations above.
 	chainOptions chain.Options
 	wrapChain    func(consolidate.Chain) consolidate.Chain
-	wrapStore    func(consolidate.Store) consolidate.Store
-	wrapQueue    func(consolidate.Queue) consolidate.Queue
+	// wallets adds that many more hot wallets (Config.Wallets), each with
+	// its own funded key, on the same chain.
+	wallets   int
+	wrapStore func(consolidate.Store) consolidate.Store
+	wrapQueue func(consolidate.Queue) consolidate.Queue
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -57,7 +60,16 @@ func newEnv(t *testing.T, o *envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	sim := chaintest.NewT(t, nil)
+	var keys []*ecdsa.PrivateKey
+	var fund []common.Address
+	for range o.wallets {
+		k, err := crypto.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, fund = append(keys, k), append(fund, crypto.PubkeyToAddress(k.PublicKey))
+	}
+	sim := chaintest.NewT(t, &chaintest.Options{Fund: fund})
 	copts := o.chainOptions
 	copts.Confirmations = max(o.confirmations, 1)
 	real, err := sim.NewChain(&copts)
@@ -69,6 +81,13 @@ func newEnv(t *testing.T, o *envOptions) *env {
 		ch = o.wrapChain(ch)
 	}
 	cfg := o.cfg
+	for _, k := range keys {
+		w, err := chain.New(t.Context(), sim.Client(), k, &copts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Wallets = append(cfg.Wallets, w)
+	}
 	if cfg.Queue == nil {
 		cfg.Queue = consolidate.NewMemoryQueue()
 	}

@@ -18,6 +18,7 @@ import (
 // simTx is one signed transaction the model chain knows.
 type simTx struct {
 	hash    common.Hash
+	from    common.Address
 	nonce   uint64
 	to      common.Address
 	amount  *big.Int
@@ -60,6 +61,9 @@ type simChain struct {
 	// opposite skew is what Config.VoidDelay guards against, in wall-clock
 	// time the simulation does not model).
 	lag, finLag int
+	// wallets are the hot wallets the Services sign with, simSender
+	// first; some seeds run three.
+	wallets []common.Address
 	// remote makes the wallet's signer one that does I/O, as a remote
 	// signer or a KMS is: Submit reserves, then signs. Its faults: a
 	// call that fails, one that hangs until its deadline, and one whose
@@ -67,24 +71,30 @@ type simChain struct {
 	// the signed bytes turns that into ErrSignerMismatch).
 	remote                       bool
 	signFail, signHang, signLies float64
-	signCalls                    map[uint64]uint64 // sign calls by nonce, to key the dice
+	signCalls                    map[simNonce]uint64 // sign calls by nonce, to key the dice
 	stats                        *simCounts
 }
 
 var errSimSigner = errors.New("sim: signer unavailable")
 
-// signFault rolls the signer's faults for one call signing nonce.
-func (c *simChain) signFault(ctx context.Context, nonce uint64) error {
+// simNonce is one nonce of one wallet.
+type simNonce struct {
+	from  common.Address
+	nonce uint64
+}
+
+// signFault rolls the signer's faults for one call signing nonce of from.
+func (c *simChain) signFault(ctx context.Context, from common.Address, nonce uint64) error {
 	c.mu.Lock()
 	if !c.remote {
 		c.mu.Unlock()
 		return nil
 	}
 	if c.signCalls == nil {
-		c.signCalls = map[uint64]uint64{}
+		c.signCalls = map[simNonce]uint64{}
 	}
-	c.signCalls[nonce]++
-	key := nonce<<16 | c.signCalls[nonce]
+	c.signCalls[simNonce{from, nonce}]++
+	key := uint64(from[19])<<56 | nonce<<16 | c.signCalls[simNonce{from, nonce}]
 	fail, hang, lies := c.signFail, c.signHang, c.signLies
 	r := c.dice.roll("sign", key)
 	c.mu.Unlock()
@@ -103,13 +113,17 @@ func (c *simChain) signFault(ctx context.Context, nonce uint64) error {
 	return nil
 }
 
-func (c *simChain) SignsOffline() bool {
+func (c *simChain) signsOffline() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.remote
 }
 
-var simSender = common.HexToAddress("0x5e4d000000000000000000000000000000005e4d")
+var (
+	simSender  = common.HexToAddress("0x5e4d000000000000000000000000000000005e4d")
+	simSender2 = common.HexToAddress("0x5e4d000000000000000000000000000000025e4d")
+	simSender3 = common.HexToAddress("0x5e4d000000000000000000000000000000035e4d")
+)
 
 var errSimRPC = errors.New("sim: connection reset by peer")
 
@@ -137,16 +151,15 @@ func (c *simChain) view(extra int) (head, final int) {
 	return head, max(0, c.final-c.lag-extra)
 }
 
-func (c *simChain) Sender() common.Address { return simSender }
+// chainNonce is the number of from's nonces consumed on the canonical
+// chain.
+func (c *simChain) chainNonce(from common.Address) uint64 { return c.noncesIn(len(c.blocks), from) }
 
-// chainNonce is the number of nonces consumed on the canonical chain.
-func (c *simChain) chainNonce() uint64 { return c.noncesIn(len(c.blocks)) }
-
-// noncesIn is the number of nonces consumed in blocks [0, height).
-func (c *simChain) noncesIn(height int) uint64 {
+// noncesIn is the number of from's nonces consumed in blocks [0, height).
+func (c *simChain) noncesIn(height int, from common.Address) uint64 {
 	n := uint64(0)
 	for _, b := range c.blocks[:height] {
-		if b.tx != nil {
+		if b.tx != nil && b.tx.from == from {
 			n++
 		}
 	}
@@ -155,7 +168,7 @@ func (c *simChain) noncesIn(height int) uint64 {
 
 func (c *simChain) finalHeight() int { return c.final }
 
-func (c *simChain) Nonce(context.Context) (uint64, error) {
+func (c *simChain) nonce(from common.Address) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.fail("nonce", 0); err != nil {
@@ -165,14 +178,16 @@ func (c *simChain) Nonce(context.Context) (uint64, error) {
 	head, _ := c.view(0)
 	pending := map[uint64]bool{}
 	for _, tx := range c.pool {
-		pending[tx.nonce] = true
+		if tx.from == from {
+			pending[tx.nonce] = true
+		}
 	}
 	for _, b := range c.blocks[head:] {
-		if b.tx != nil {
+		if b.tx != nil && b.tx.from == from {
 			pending[b.tx.nonce] = true
 		}
 	}
-	n := c.noncesIn(head)
+	n := c.noncesIn(head, from)
 	for pending[n] {
 		n++
 	}
@@ -188,8 +203,8 @@ func (c *simChain) Quote(context.Context, common.Address, *big.Int) (consolidate
 	return consolidate.Quote{GasLimit: 21000, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(2 * c.baseFee)}, nil
 }
 
-func (c *simChain) sign(nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote, cancel bool) (consolidate.SignedTx, error) {
-	raw := binary.BigEndian.AppendUint64(nil, nonce)
+func (c *simChain) sign(from common.Address, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote, cancel bool) (consolidate.SignedTx, error) {
+	raw := binary.BigEndian.AppendUint64(from.Bytes(), nonce)
 	raw = append(raw, to.Bytes()...)
 	raw = append(raw, amount.FillBytes(make([]byte, 32))...)
 	raw = binary.BigEndian.AppendUint64(raw, q.GasLimit)
@@ -199,7 +214,7 @@ func (c *simChain) sign(nonce uint64, to common.Address, amount *big.Int, q cons
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.known[h]; !ok {
-		tx := &simTx{hash: h, nonce: nonce, to: to, amount: new(big.Int).Set(amount), feeCap: new(big.Int).Set(q.GasFeeCap), cancel: cancel}
+		tx := &simTx{hash: h, from: from, nonce: nonce, to: to, amount: new(big.Int).Set(amount), feeCap: new(big.Int).Set(q.GasFeeCap), cancel: cancel}
 		if !cancel && c.rejectP > 0 && c.dice.roll("reject", hashKey(h)) < c.rejectP {
 			tx.reject = true
 			c.stats.add("fault: rejected by node")
@@ -207,20 +222,6 @@ func (c *simChain) sign(nonce uint64, to common.Address, amount *big.Int, q cons
 		c.known[h] = tx
 	}
 	return consolidate.SignedTx{Hash: h, Raw: raw}, nil
-}
-
-func (c *simChain) Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
-	if err := c.signFault(ctx, nonce); err != nil {
-		return consolidate.SignedTx{}, err
-	}
-	return c.sign(nonce, to, amount, q, false)
-}
-
-func (c *simChain) SignCancel(ctx context.Context, nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
-	if err := c.signFault(ctx, nonce); err != nil {
-		return consolidate.SignedTx{}, err
-	}
-	return c.sign(nonce, simSender, new(big.Int), q, true)
 }
 
 func (c *simChain) Bump(_ context.Context, prev consolidate.Quote) (consolidate.Quote, error) {
@@ -261,7 +262,7 @@ func (c *simChain) Broadcast(_ context.Context, raw []byte) error {
 	if _, ok := c.landed(tx.hash); ok {
 		return nil
 	}
-	if tx.nonce < c.chainNonce() {
+	if tx.nonce < c.chainNonce(tx.from) {
 		return fmt.Errorf("%w: nonce %d", consolidate.ErrNonceTooLow, tx.nonce)
 	}
 	if tx.reject {
@@ -320,7 +321,7 @@ func simBlockHash(num uint64, tx common.Hash) common.Hash {
 	return sha256.Sum256(binary.BigEndian.AppendUint64(tx.Bytes(), num))
 }
 
-func (c *simChain) FinalizedNonce(context.Context) (uint64, error) {
+func (c *simChain) finalizedNonce(from common.Address) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.fail("finalized nonce", 0); err != nil {
@@ -330,19 +331,18 @@ func (c *simChain) FinalizedNonce(context.Context) (uint64, error) {
 		c.stats.add("fault: lagging node (finalized nonce)")
 	}
 	_, final := c.view(c.finLag)
-	return c.noncesIn(final), nil
+	return c.noncesIn(final, from), nil
 }
 
-// mine appends a block holding one pool transaction with the next nonce,
-// if any (or, with foreign set, a transaction of someone else with the
-// wallet's key that takes the nonce).
+// mine appends a block holding one pool transaction with the next nonce
+// of its wallet, if any (or, with foreign set, a transaction of someone
+// else with a wallet's key that takes that wallet's next nonce).
 func (c *simChain) mine(foreign bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.chainNonce()
 	var cands []*simTx
 	for _, tx := range c.pool {
-		if tx.nonce == n {
+		if tx.nonce == c.chainNonce(tx.from) {
 			cands = append(cands, tx)
 		}
 	}
@@ -350,8 +350,12 @@ func (c *simChain) mine(foreign bool) {
 	var b simBlock
 	switch {
 	case foreign:
+		from := c.wallets[0]
+		if len(c.wallets) > 1 {
+			from = c.wallets[c.rng.IntN(len(c.wallets))]
+		}
 		c.foreignN++
-		b = simBlock{tx: &simTx{hash: sha256.Sum256(binary.BigEndian.AppendUint64([]byte("foreign"), c.foreignN)), nonce: n, foreign: true, feeCap: big.NewInt(1)}, success: true}
+		b = simBlock{tx: &simTx{hash: sha256.Sum256(binary.BigEndian.AppendUint64([]byte("foreign"), c.foreignN)), from: from, nonce: c.chainNonce(from), foreign: true, feeCap: big.NewInt(1)}, success: true}
 		c.stats.add("fault: foreign tx takes nonce")
 	case len(cands) > 0:
 		tx := cands[c.rng.IntN(len(cands))]
@@ -363,7 +367,7 @@ func (c *simChain) mine(foreign bool) {
 	}
 	if b.tx != nil {
 		for h, tx := range c.pool {
-			if tx.nonce == b.tx.nonce {
+			if tx.from == b.tx.from && tx.nonce == b.tx.nonce {
 				delete(c.pool, h)
 			}
 		}
@@ -410,13 +414,13 @@ func (c *simChain) drop() {
 	c.stats.add("fault: dropped from mempool")
 }
 
-// finalLanding reports the transaction that consumed nonce in a final
-// block, if any.
-func (c *simChain) finalLanding(nonce uint64) (simBlock, bool) {
+// finalLanding reports the transaction that consumed from's nonce in a
+// final block, if any.
+func (c *simChain) finalLanding(from common.Address, nonce uint64) (simBlock, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := 0; i < c.finalHeight() && i < len(c.blocks); i++ {
-		if b := c.blocks[i]; b.tx != nil && b.tx.nonce == nonce {
+		if b := c.blocks[i]; b.tx != nil && b.tx.from == from && b.tx.nonce == nonce {
 			return b, true
 		}
 	}

@@ -15,7 +15,7 @@ func (s *sim) check(ctx context.Context) {
 	t := s.t
 	t.Helper()
 	storetest.CheckInvariants(t, s.store, s.accountIDs()...)
-	nonces := map[uint64]int64{}
+	nonces := map[simNonce]int64{}
 	held := map[int64]*big.Int{}
 	spent := map[int64]*big.Int{}
 	for _, a := range s.accounts {
@@ -27,10 +27,10 @@ func (s *sim) check(ctx context.Context) {
 		if err != nil {
 			t.Fatalf("Transaction(%d): %v", id, err)
 		}
-		if other, dup := nonces[tx.Nonce]; dup {
-			t.Fatalf("transactions %d and %d share nonce %d", other, id, tx.Nonce)
+		if other, dup := nonces[simNonce{tx.From, tx.Nonce}]; dup {
+			t.Fatalf("transactions %d and %d share nonce %d of %s", other, id, tx.Nonce, tx.From)
 		}
-		nonces[tx.Nonce] = id
+		nonces[simNonce{tx.From, tx.Nonce}] = id
 		if m.status.Final() && tx.Status != m.status {
 			t.Fatalf("transaction %d went from %s to %s", id, m.status, tx.Status)
 		}
@@ -81,7 +81,7 @@ func (s *sim) check(ctx context.Context) {
 // outcome is what the chain decided for a transfer the store calls final;
 // the test fails if the chain has decided nothing yet.
 func (s *sim) outcome(tx consolidate.Transaction) consolidate.Outcome {
-	b, ok := s.chain.finalLanding(tx.Nonce)
+	b, ok := s.chain.finalLanding(tx.From, tx.Nonce)
 	if !ok {
 		s.t.Fatalf("transaction %d is %s, but its nonce %d is not consumed in a final block", tx.ID, tx.Status, tx.Nonce)
 	}

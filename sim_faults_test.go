@@ -83,19 +83,37 @@ func (s crashStore) AddAttempt(ctx context.Context, id int64, a consolidate.Atte
 	return err
 }
 
-// crashChain is one process's view of the chain: its crash points, and
-// the pause in which another process runs a pass (see sim.interleave).
+// crashChain is one process's view of one wallet on the chain: its crash
+// points, and the pause in which another process runs a pass (see
+// sim.interleave).
 type crashChain struct {
 	*simChain
-	s *sim
-	p *simProc
+	s    *sim
+	p    *simProc
+	addr common.Address
 }
+
+func (ch crashChain) Sender() common.Address { return ch.addr }
+
+func (ch crashChain) SignsOffline() bool { return ch.simChain.signsOffline() }
+
+func (ch crashChain) Nonce(context.Context) (uint64, error) { return ch.simChain.nonce(ch.addr) }
 
 func (ch crashChain) Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
 	ch.s.crash.at("sign: after reserve, before sign")
-	signed, err := ch.simChain.Sign(ctx, nonce, to, amount, q)
+	if err := ch.signFault(ctx, ch.addr, nonce); err != nil {
+		return consolidate.SignedTx{}, err
+	}
+	signed, err := ch.sign(ch.addr, nonce, to, amount, q, false)
 	ch.s.crash.at("sign: after sign, before store")
 	return signed, err
+}
+
+func (ch crashChain) SignCancel(ctx context.Context, nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
+	if err := ch.signFault(ctx, ch.addr, nonce); err != nil {
+		return consolidate.SignedTx{}, err
+	}
+	return ch.sign(ch.addr, nonce, ch.addr, new(big.Int), q, true)
 }
 
 func (ch crashChain) Broadcast(ctx context.Context, raw []byte) error {
@@ -118,7 +136,7 @@ func (ch crashChain) Statuses(ctx context.Context, hashes []common.Hash) ([]cons
 }
 
 func (ch crashChain) FinalizedNonce(ctx context.Context) (uint64, error) {
-	n, err := ch.simChain.FinalizedNonce(ctx)
+	n, err := ch.simChain.finalizedNonce(ch.addr)
 	ch.s.faults.outage("finalized nonce")
 	return n, err
 }

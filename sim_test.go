@@ -184,8 +184,13 @@ func newSim(t *testing.T, seed uint64, steps int) *sim {
 	s.chain = &simChain{
 		rng: rng, dice: dice, known: map[common.Hash]*simTx{}, pool: map[common.Hash]*simTx{},
 		conf: 1 + rng.IntN(3), baseFee: 10, revertP: 0.1, stats: s.stats,
-		// Odd seeds sign through a signer that does I/O.
-		remote: seed%2 == 1,
+		// Odd seeds sign through a signer that does I/O, and one seed in
+		// three sends from three hot wallets.
+		remote:  seed%2 == 1,
+		wallets: []common.Address{simSender},
+	}
+	if seed%3 == 0 {
+		s.chain.wallets = append(s.chain.wallets, simSender2, simSender3)
 	}
 	store, err := sqlite.Open(filepath.Join(s.dir, "ledger.db"), nil)
 	if err != nil {

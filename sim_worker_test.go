@@ -30,7 +30,12 @@ func (s *sim) restart(p *simProc, loseQueue bool) {
 		s.t.Fatalf("return leases: %v", err)
 	}
 	p.held = map[string]consolidate.Delivery{}
-	svc, err := consolidate.New(crashStore{Store: s.faults, c: s.crash}, crashChain{simChain: s.chain, s: s, p: p}, &consolidate.Config{
+	var more []consolidate.Chain
+	for _, w := range s.chain.wallets[1:] {
+		more = append(more, crashChain{simChain: s.chain, s: s, p: p, addr: w})
+	}
+	svc, err := consolidate.New(crashStore{Store: s.faults, c: s.crash}, crashChain{simChain: s.chain, s: s, p: p, addr: s.chain.wallets[0]}, &consolidate.Config{
+		Wallets:    more,
 		Queue:      &simQueue{queueServer: s.queue, s: s, p: p},
 		Locker:     s.locker,
 		Logger:     quietLogger(),
@@ -209,6 +214,7 @@ func (s *sim) consume(ctx context.Context) {
 func (s *sim) settleAll(ctx context.Context) {
 	s.chain.mu.Lock()
 	s.chain.rpcFail, s.chain.rejectP, s.chain.lag, s.chain.finLag = 0, 0, 0, 0
+	s.chain.signFail, s.chain.signHang, s.chain.signLies = 0, 0, 0
 	s.chain.mu.Unlock()
 	s.faults.set(storeFaults{})
 	s.queue.lose = false
