@@ -2,6 +2,7 @@ package consolidate_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"

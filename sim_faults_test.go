@@ -2,6 +2,7 @@ package consolidate_test
 
 import (
 	"context"
+	"math/big"
 	"sort"
 	"sync"
 	"time"

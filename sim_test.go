@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -460,7 +461,7 @@ func (s *sim) submit(ctx context.Context, i int, invalid bool) {
 		}
 		s.t.Fatalf("Submit: %v", err)
 	}
-	s.logf("  -> tx %d nonce %d", tx.ID, tx.Nonce)
+	s.logf("  -> tx %d nonce %d of %s", tx.ID, tx.Nonce, tx.From)
 	if keyID != "" {
 		if prev, ok := s.keys[keyID]; ok && prev != tx.ID && prev != 0 {
 			s.t.Fatalf("key %s returned tx %d, first returned %d", keyID, tx.ID, prev)
@@ -475,6 +476,12 @@ func (s *sim) submit(ctx context.Context, i int, invalid bool) {
 		return
 	}
 	s.track(tx)
+	if len(s.chain.wallets) > 1 {
+		s.count(fmt.Sprintf("wallets: transfers of wallet %d", slices.Index(s.chain.wallets, tx.From)+1))
+	}
+	if reserved := tx.Hash == (common.Hash{}); s.chain.remote && reserved {
+		s.count("signer: Submit returned a reserved transfer")
+	}
 }
 
 func (s *sim) track(tx consolidate.Transaction) {
