@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const attemptColumns = `hash, raw, gas_limit, gas_tip_cap::text, gas_fee_cap::text, cancel, created_at`
@@ -20,10 +21,16 @@ const (
 		FROM attempts WHERE transaction_id = $1`
 	sqlSelectAttemptByHash = `SELECT transaction_id, ` + attemptColumns + ` FROM attempts WHERE hash = $1`
 	sqlSelectAttempts      = `SELECT ` + attemptColumns + ` FROM attempts WHERE transaction_id = $1 ORDER BY seq`
-	sqlTransactionExists   = `SELECT 1 FROM transactions WHERE id = $1`
+	sqlTransactionUnsigned = `SELECT hash IS NULL FROM transactions WHERE id = $1`
 	// Locks the row: AddAttempt and Settle on one transaction take turns,
-	// so an attempt is recorded before the settlement or refused after it.
-	sqlLockPending = `SELECT account_id, status, parked FROM transactions WHERE id = $1 FOR UPDATE`
+	// so an attempt is recorded before the settlement or refused after it,
+	// and of two first attempts of a reservation one signs it and the
+	// other, having waited, finds it signed.
+	sqlLockPending = `SELECT account_id, status, parked, hash IS NULL FROM transactions WHERE id = $1 FOR UPDATE`
+	// A reservation's first attempt signs it. hash IS NULL only guards
+	// what the row lock already decided.
+	sqlSign = `UPDATE transactions SET hash = $2, raw = $3, version = version + 1, updated_at = $4
+		WHERE id = $1 AND status = 'PENDING' AND hash IS NULL`
 )
 
 // quoteRow is a consolidate.Quote as stored. The caps are nil when the
@@ -131,6 +138,7 @@ func attemptByHash(ctx context.Context, q pgx.Tx, hash common.Hash) (int64, atte
 type schedule struct {
 	accountID int64
 	parked    bool
+	unsigned  bool // a reservation without an attempt yet
 }
 
 // lockPending locks a transaction's row and fails with ErrNotFound or
@@ -140,7 +148,7 @@ func lockPending(ctx context.Context, tx pgx.Tx, id int64) (schedule, error) {
 		sc     schedule
 		status string
 	)
-	if err := tx.QueryRow(ctx, sqlLockPending, id).Scan(&sc.accountID, &status, &sc.parked); err != nil {
+	if err := tx.QueryRow(ctx, sqlLockPending, id).Scan(&sc.accountID, &status, &sc.parked, &sc.unsigned); err != nil {
 		return schedule{}, notFound(err, "transaction", id)
 	}
 	if st := consolidate.Status(status); st != consolidate.StatusPending {
@@ -155,8 +163,15 @@ func lockPending(ctx context.Context, tx pgx.Tx, id int64) (schedule, error) {
 // An attempt already recorded for the transaction changes nothing and
 // returns nil; the same hash with other bytes, quote or Cancel flag, or a
 // hash recorded for another transaction, is ErrIdempotencyConflict. A
-// final transaction is ErrNotPending, an unknown one ErrNotFound. The
-// transaction's row and Version are left alone.
+// final transaction is ErrNotPending, an unknown one ErrNotFound.
+//
+// The first attempt of a reservation signs it: in the same transaction
+// the transaction's hash and raw bytes become the attempt's, its Version
+// increases and an EventSigned event is written, dated a.CreatedAt.
+// AddAttempt locks the transaction's row before it looks, so of two
+// first attempts recorded at once the one that waited for the lock is
+// recorded second and leaves the transaction alone. Any other attempt
+// leaves the transaction's row and Version alone.
 func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt) error {
 	row, err := encodeAttempt(a)
 	if err == nil {
@@ -169,7 +184,8 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 }
 
 func addAttempt(ctx context.Context, tx pgx.Tx, id int64, hash common.Hash, row attemptRow) error {
-	if _, err := lockPending(ctx, tx, id); err != nil {
+	sc, err := lockPending(ctx, tx, id)
+	if err != nil {
 		return err
 	}
 	owner, prev, err := attemptByHash(ctx, tx, hash)
@@ -184,8 +200,19 @@ func addAttempt(ctx context.Context, tx pgx.Tx, id int64, hash common.Hash, row 
 	default:
 		return nil // recorded before: a retry
 	}
-	_, err = tx.Exec(ctx, sqlInsertAttempt, id, row.hash, row.raw, row.quote.gasLimit,
+	b := &pgx.Batch{}
+	b.Queue(sqlInsertAttempt, id, row.hash, row.raw, row.quote.gasLimit,
 		row.quote.tipCap, row.quote.feeCap, row.cancel, row.createdAt)
+	if sc.unsigned {
+		b.Queue(sqlSign, id, row.hash, row.raw, row.createdAt).Exec(func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() != 1 {
+				return fmt.Errorf("transaction %d was signed by another attempt while locked", id)
+			}
+			return nil
+		})
+		b.Queue(sqlInsertEvent, consolidate.EventSigned, id, sc.accountID, string(consolidate.StatusPending), row.createdAt)
+	}
+	err = tx.SendBatch(ctx, b).Close()
 	if sqlState(err) == uniqueViolation {
 		// Another transaction's attempt, committed since the check.
 		return fmt.Errorf("%w: hash %s is an attempt of another transaction", consolidate.ErrIdempotencyConflict, hash)
@@ -194,8 +221,8 @@ func addAttempt(ctx context.Context, tx pgx.Tx, id int64, hash common.Hash, row 
 }
 
 // Attempts lists a transaction's signed attempts in the order they were
-// recorded, the original first; see consolidate.Store. An unknown
-// transaction is ErrNotFound.
+// recorded, the original first; see consolidate.Store. A reservation not
+// signed yet has none; an unknown transaction is ErrNotFound.
 func (s *Store) Attempts(ctx context.Context, id int64) ([]consolidate.Attempt, error) {
 	as, err := s.attempts(ctx, id)
 	if err != nil {
@@ -223,13 +250,16 @@ func (s *Store) attempts(ctx context.Context, id int64) ([]consolidate.Attempt, 
 		return nil, fmt.Errorf("transaction %d: %w", id, err)
 	}
 	if len(as) == 0 {
-		// Submit stores the original with the transaction, so no rows
-		// means no transaction, unless rows were removed by hand.
-		var one int
-		if err := s.pool.QueryRow(ctx, sqlTransactionExists, id).Scan(&one); err != nil {
+		// A signed transaction has its first attempt stored with its
+		// signature, so only a reservation not signed yet has none,
+		// unless rows were removed by hand.
+		var unsigned bool
+		if err := s.pool.QueryRow(ctx, sqlTransactionUnsigned, id).Scan(&unsigned); err != nil {
 			return nil, notFound(err, "transaction", id)
 		}
-		return nil, fmt.Errorf("transaction %d has no attempts", id)
+		if !unsigned {
+			return nil, fmt.Errorf("transaction %d has no attempts", id)
+		}
 	}
 	return as, nil
 }

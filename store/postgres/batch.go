@@ -40,7 +40,10 @@ const (
 	sqlTakeNonces = `UPDATE nonces n SET next = v.next
 		FROM unnest($1::bytea[], $2::bigint[]) AS v (sender, next) WHERE n.sender = v.sender`
 	// One statement stores the batch's transfers with their first
-	// attempts, idempotency keys and outbox events.
+	// attempts, idempotency keys and outbox events. A reservation has a
+	// NULL hash and raw and no attempt, so the rows inserted are matched
+	// to their requests by (sender, nonce), unique in the table and so in
+	// the batch.
 	sqlInsertSubmitted = `WITH v AS (
 		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::bigint[],
 			$7::bytea[], $8::bytea[], $9::text[], $10::bytea[], $11::timestamptz[], $12::timestamptz[],
@@ -52,20 +55,20 @@ const (
 			status, version, idempotency_key, next_check_at, created_at, updated_at)
 		SELECT account_id, sender, recipient, amount::numeric, fee_total::numeric, nonce, hash, raw,
 			'PENDING', 1, key, next_check_at, created_at, created_at FROM v
-		RETURNING id, hash
+		RETURNING id, sender, nonce
 	), a AS (
 		INSERT INTO attempts (transaction_id, seq, hash, raw, gas_limit, gas_tip_cap, gas_fee_cap, cancel, created_at)
 		SELECT t.id, 1, v.hash, v.raw, v.gas_limit, v.gas_tip_cap::numeric, v.gas_fee_cap::numeric, false, v.created_at
-		FROM t JOIN v USING (hash)
+		FROM t JOIN v USING (sender, nonce) WHERE v.hash IS NOT NULL
 	), i AS (
 		INSERT INTO idempotency (account_id, key, request_hash, transaction_id, created_at)
-		SELECT v.account_id, v.key, v.request_hash, t.id, v.created_at FROM t JOIN v USING (hash)
+		SELECT v.account_id, v.key, v.request_hash, t.id, v.created_at FROM t JOIN v USING (sender, nonce)
 		WHERE v.key IS NOT NULL
 	), e AS (
 		INSERT INTO events (type, transaction_id, account_id, status, created_at)
-		SELECT $16, t.id, v.account_id, 'PENDING', v.created_at FROM t JOIN v USING (hash) ORDER BY t.id
+		SELECT $16, t.id, v.account_id, 'PENDING', v.created_at FROM t JOIN v USING (sender, nonce) ORDER BY t.id
 	)
-	SELECT id, hash FROM t`
+	SELECT id, sender, nonce FROM t`
 	sqlRecordRejections = `INSERT INTO idempotency (account_id, key, request_hash, error_code, created_at)
 		SELECT account_id, key, request_hash, '` + errCodeInsufficientFunds + `', created_at
 		FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::timestamptz[]) AS v (account_id, key, request_hash, created_at)`
@@ -224,7 +227,7 @@ func (s *Store) writeBatch(ctx context.Context, conn *pgxpool.Conn, reqs []*subm
 			return nil
 		})
 	}
-	ids := make(map[common.Hash]int64, len(w.accepted))
+	ids := make(map[slot]int64, len(w.accepted))
 	writes := w.queue(b, ids)
 	b.Queue("COMMIT").Fn = func(br pgx.BatchResults) error {
 		ct, err := br.Exec()
@@ -267,7 +270,7 @@ func (s *Store) writeBatch(ctx context.Context, conn *pgxpool.Conn, reqs []*subm
 			res.unknown, res.cause = err != nil, err
 		case decidedAccept:
 			res.tx, res.created = r.transaction(d), true
-			res.tx.ID = ids[d.signed.Hash]
+			res.tx.ID = ids[slot{r.p.From, d.nonce}]
 			res.unknown, res.cause = err != nil, err
 		}
 	}
@@ -343,9 +346,16 @@ func newBatchWrite(reqs []*submitReq, ds []decision) *batchWrite {
 	return w
 }
 
+// slot is a sender's nonce: it names one transaction, signed or
+// reserved.
+type slot struct {
+	sender common.Address
+	nonce  uint64
+}
+
 // queue adds the batch's writes to b, reporting whether there are any;
-// ids receives the IDs of the inserted transactions by hash.
-func (w *batchWrite) queue(b *pgx.Batch, ids map[common.Hash]int64) bool {
+// ids receives the IDs of the inserted transactions by sender and nonce.
+func (w *batchWrite) queue(b *pgx.Batch, ids map[slot]int64) bool {
 	if len(w.accepted) > 0 {
 		w.queueHolds(b)
 		w.queueNonces(b)
@@ -410,7 +420,7 @@ func (w *batchWrite) queueNonces(b *pgx.Batch) {
 	b.Queue(sqlTakeNonces, senders, nexts)
 }
 
-func (w *batchWrite) queueInserts(b *pgx.Batch, ids map[common.Hash]int64) {
+func (w *batchWrite) queueInserts(b *pgx.Batch, ids map[slot]int64) {
 	n := len(w.accepted)
 	var (
 		accts            = make([]int64, n)
@@ -430,7 +440,9 @@ func (w *batchWrite) queueInserts(b *pgx.Batch, ids map[common.Hash]int64) {
 		senders[k], recips[k] = r.p.From.Bytes(), r.p.To.Bytes()
 		amounts[k], fees[k] = r.amount, r.fee
 		nonces[k] = int64(d.nonce)
-		hashes[k], raws[k] = d.signed.Hash.Bytes(), d.signed.Raw
+		if !r.reserved() {
+			hashes[k], raws[k] = d.signed.Hash.Bytes(), d.signed.Raw
+		}
 		keys[k] = nullString(r.p.IdempotencyKey)
 		reqHashes[k] = r.p.RequestHash[:]
 		nexts[k], created[k] = r.next, r.now
@@ -440,13 +452,14 @@ func (w *batchWrite) queueInserts(b *pgx.Batch, ids map[common.Hash]int64) {
 		reqHashes, nexts, created, gas, tipCaps, feeCaps, consolidate.EventSubmitted).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var (
-				id   int64
-				hash []byte
+				id     int64
+				sender []byte
+				nonce  int64
 			)
-			if err := rows.Scan(&id, &hash); err != nil {
+			if err := rows.Scan(&id, &sender, &nonce); err != nil {
 				return &localError{err}
 			}
-			ids[common.BytesToHash(hash)] = id
+			ids[slot{common.BytesToAddress(sender), uint64(nonce)}] = id
 		}
 		if err := rows.Err(); err != nil {
 			return err

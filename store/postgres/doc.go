@@ -21,8 +21,8 @@
 // a row lock on the rows it depends on: Submit locks its account rows
 // (SELECT … FOR UPDATE) before it checks the funds and the idempotency
 // key, and the sender's nonce row before it hands out nonces; Settle,
-// AddAttempt, Reschedule and Park lock the transaction's row; Credit the
-// account's. At READ COMMITTED each statement that follows a lock wait
+// AddAttempt, Note, Reschedule and Park lock the transaction's row;
+// Credit the account's. At READ COMMITTED each statement that follows a lock wait
 // reads the latest committed rows, so the check and the write it guards
 // cannot be separated by another process's commit. SERIALIZABLE would
 // protect the same decisions by aborting one of two conflicting
@@ -55,6 +55,9 @@
 // the funds, moves the nonces on, inserts the transfers with their first
 // attempts, keys and events in one statement, and commits: one WAL flush
 // for the batch. Other processes' batches queue on the same row locks.
+// Reservations (Submits with a nil SignFunc) share batches with signed
+// Submits; they are not signed, and are stored with a NULL hash and raw
+// bytes and no attempt.
 //
 // A failed signature fails its own Submit only: the batch is decided
 // again without it, so its funds and nonce go to the Submits after it and
@@ -81,9 +84,13 @@
 // lock is granted that transaction has committed or rolled back for good;
 // then it looks for the row only that commit could have written, the
 // transfer's signed hash (unique, and made for this Submit alone) or the
-// rejection recorded under its key. Found, the Submit returns it as if
-// the commit had answered; not found, it returns an error and nothing
-// was stored. No transfer is reported failed that was stored, and none
+// rejection recorded under its key. A reservation has no hash: its row
+// is the transfer at the nonce the batch gave it that holds exactly its
+// request (account, recipient, amounts, key and request hash, and its
+// creation time to the microsecond), which a later Submit that took the
+// nonce after a rollback does not, unless it was made alike in all of
+// these. Found, the Submit returns it as if the commit had answered; not
+// found, it returns an error and nothing was stored. No transfer is reported failed that was stored, and none
 // is stored twice. If the database cannot be asked before the Submit's
 // context ends, the error wraps ErrOutcomeUnknown; a retry with the same
 // idempotency key then returns whatever happened.
@@ -114,4 +121,15 @@
 // them as stored. The index of transactions due for a check is partial,
 // holding PENDING rows only, so the sweeper's cost follows the work in
 // flight, not the history.
+//
+// # Reservations
+//
+// A reservation is stored like a signed transfer, its funds held and its
+// nonce taken, with a NULL hash and raw bytes and no attempt. Its first
+// AddAttempt signs it: with the transaction's row locked, it records
+// the attempt, sets the transaction's hash and raw bytes to the
+// attempt's, moves its version on and writes an EventSigned event, in
+// one transaction. A second first attempt recorded at once waits for
+// the row lock and then finds the transaction signed: it is recorded as
+// a later attempt, and changes nothing else.
 package postgres

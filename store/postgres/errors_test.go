@@ -116,6 +116,13 @@ func TestErrorText(t *testing.T) {
 		{"reschedule a final transaction", func() error { return s.Reschedule(ctx, tx.ID, 1, time.Time{}) }, consolidate.ErrNotPending},
 		{"negative checks", func() error { return s.Reschedule(ctx, tx.ID, -1, time.Time{}) }, consolidate.ErrInvalidArgument},
 		{"park an unknown transaction", func() error { return s.Park(ctx, tx.ID+100, time.Time{}) }, consolidate.ErrNotFound},
+		{"note on an unknown transaction", func() error {
+			return s.Note(ctx, tx.ID+100, consolidate.EventSignatureRejected, time.Time{})
+		}, consolidate.ErrNotFound},
+		{"note on a final transaction", func() error {
+			return s.Note(ctx, tx.ID, consolidate.EventSignatureRejected, time.Time{})
+		}, consolidate.ErrNotPending},
+		{"note without a type", func() error { return s.Note(ctx, tx.ID, "", time.Time{}) }, consolidate.ErrInvalidArgument},
 		{"nonce beyond BIGINT", func() error { return s.SyncNonce(ctx, wallet, 1<<63) }, consolidate.ErrInvalidArgument},
 		{"closed store", func() error {
 			_, err := closed.List(ctx, consolidate.Filter{Limit: 1})

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/go-consolidate/consolidate"
@@ -15,6 +16,31 @@ const (
 		FROM events WHERE sent_at IS NULL ORDER BY id LIMIT $1`
 	sqlMarkSent = `UPDATE events SET sent_at = $1 WHERE sent_at IS NULL AND id = ANY($2)`
 )
+
+// Note writes an outbox event of type typ about a PENDING transaction,
+// dated at (the current time if zero), and changes nothing else; see
+// consolidate.Store. It locks the transaction's row as Settle does, so a
+// Note is written before the settlement or refused after it. An empty
+// typ is ErrInvalidArgument, an unknown transaction ErrNotFound and a
+// final one ErrNotPending.
+func (s *Store) Note(ctx context.Context, id int64, typ string, at time.Time) error {
+	if typ == "" {
+		return fmt.Errorf("%w: note on transaction %d: empty event type", consolidate.ErrInvalidArgument, id)
+	}
+	at = dbTime(nowOr(at))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		sc, err := lockPending(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, sqlInsertEvent, typ, id, sc.accountID, string(consolidate.StatusPending), at)
+		return err
+	})
+	if err != nil {
+		return wrap(fmt.Sprintf("note on transaction %d", id), err)
+	}
+	return nil
+}
 
 // Events returns up to limit unsent events, oldest first.
 //

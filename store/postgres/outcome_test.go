@@ -9,16 +9,39 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/store/postgres"
 	"github.com/go-consolidate/consolidate/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
+
+// submitKinds are the two ways to submit: signed at once, and reserved
+// (a nil SignFunc), whose transfer has no hash to be found by.
+var submitKinds = []struct {
+	name string
+	sign consolidate.SignFunc
+}{
+	{"signed", sign},
+	{"reserved", nil},
+}
 
 // TestUnknownOutcomeCommitted loses the connection after the batch's
 // COMMIT has been applied but before its answer is read: Submit finds
 // the transfer and returns it, once, even without an idempotency key.
 func TestUnknownOutcomeCommitted(t *testing.T) {
 	t.Parallel()
+	for _, kind := range submitKinds {
+		for _, key := range []string{"", "kept"} {
+			t.Run(kind.name+"/key="+key, func(t *testing.T) {
+				t.Parallel()
+				testUnknownOutcomeCommitted(t, kind.sign, key)
+			})
+		}
+	}
+}
+
+func testUnknownOutcomeCommitted(t *testing.T, signer consolidate.SignFunc, key string) {
 	dsn := database(t, nil)
 	s := open(t, dsn, nil)
 	acct := fund(t, s, 1, 10*hold)[0]
@@ -41,7 +64,7 @@ func TestUnknownOutcomeCommitted(t *testing.T) {
 		c.PgConn().Conn().Close()
 	})
 
-	tx, created, err := s.Submit(t.Context(), transfer(acct, ""), sign)
+	tx, created, err := s.Submit(t.Context(), transfer(acct, key), signer)
 	if err != nil || !created {
 		t.Fatalf("Submit = created %v, %v; want the committed transfer", created, err)
 	}
@@ -49,8 +72,11 @@ func TestUnknownOutcomeCommitted(t *testing.T) {
 		t.Fatal("the connection was never cut")
 	}
 	stored, err := s.Transaction(t.Context(), tx.ID)
-	if err != nil || stored.Hash != tx.Hash || stored.Nonce != 0 {
+	if err != nil || stored.Hash != tx.Hash || stored.Nonce != 0 || stored.IdempotencyKey != key {
 		t.Errorf("Transaction(%d) = %+v, %v; want the returned transfer", tx.ID, stored, err)
+	}
+	if reserved := signer == nil; reserved != (tx.Hash == common.Hash{}) {
+		t.Errorf("Submit returned hash %s for a transfer reserved %v", tx.Hash, reserved)
 	}
 	if n := count(t, watch, "transactions"); n != 1 {
 		t.Errorf("%d transactions stored, want 1", n)
@@ -74,14 +100,42 @@ func TestUnknownOutcomeCommitted(t *testing.T) {
 // are still free.
 func TestUnknownOutcomeRolledBack(t *testing.T) {
 	t.Parallel()
+	for _, kind := range submitKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			testUnknownOutcomeRolledBack(t, kind.sign, "lost", nil)
+		})
+	}
+	// A reservation has no hash to be found by. Here another Submit, as
+	// alike as can be but made a microsecond later, takes the nonce the
+	// lost batch had given it before Submit asks: that transfer is not
+	// the lost one.
+	t.Run("reserved/nonce-taken", func(t *testing.T) {
+		t.Parallel()
+		testUnknownOutcomeRolledBack(t, nil, "", func(s *postgres.Store, p consolidate.SubmitParams) {
+			p.Now = p.Now.Add(time.Microsecond)
+			if _, _, err := s.Submit(t.Context(), p, nil); err != nil {
+				t.Errorf("Submit taking the lost nonce: %v", err)
+			}
+		})
+	})
+}
+
+// testUnknownOutcomeRolledBack loses a Submit under key with signer,
+// after calling meanwhile, if not nil, with another Store and the lost
+// request, once the batch's session has ended.
+func testUnknownOutcomeRolledBack(t *testing.T, signer consolidate.SignFunc, key string, meanwhile func(*postgres.Store, consolidate.SubmitParams)) {
 	dsn := database(t, nil)
 	// One connection, so the batch runs on the one that has already
 	// prepared its statements.
 	s := open(t, dsn, &postgres.Options{MaxConns: 1})
+	other := open(t, dsn, nil)
 	acct := fund(t, s, 1, 10*hold)[0]
 	if _, _, err := s.Submit(t.Context(), transfer(acct, "warm-up"), sign); err != nil {
 		t.Fatal(err)
 	}
+	p := transfer(acct, key)
+	p.Now = time.Now()
 	// Hold the batch's event insert on a table lock, end its session
 	// while it waits, then cut the client's line: COMMIT was sent, never
 	// run, and the client cannot tell.
@@ -106,9 +160,12 @@ func TestUnknownOutcomeRolledBack(t *testing.T) {
 		}
 		c.PgConn().Conn().Close()
 		lock.Rollback(context.Background())
+		if meanwhile != nil {
+			meanwhile(other, p)
+		}
 	})
 
-	_, _, err = s.Submit(t.Context(), transfer(acct, "lost"), sign)
+	_, _, err = s.Submit(t.Context(), p, signer)
 	if err == nil {
 		t.Fatal("Submit succeeded, want an error: its batch never committed")
 	}
@@ -118,13 +175,17 @@ func TestUnknownOutcomeRolledBack(t *testing.T) {
 	if !cut.Load() {
 		t.Fatal("the connection was never cut")
 	}
-	if n := count(t, killer, "transactions"); n != 1 {
-		t.Errorf("%d transactions stored, want 1 (the warm-up)", n)
+	taken := 0
+	if meanwhile != nil {
+		taken = 1
+	}
+	if n := count(t, killer, "transactions"); n != 1+taken {
+		t.Errorf("%d transactions stored, want %d (the warm-up and those stored meanwhile)", n, 1+taken)
 	}
 	// The key and the nonce were not used up.
-	tx, created, err := s.Submit(t.Context(), transfer(acct, "lost"), sign)
-	if err != nil || !created || tx.Nonce != 1 {
-		t.Errorf("retry = nonce %d, created %v, %v; want a new transfer with nonce 1", tx.Nonce, created, err)
+	tx, created, err := s.Submit(t.Context(), transfer(acct, key), signer)
+	if err != nil || !created || tx.Nonce != uint64(1+taken) {
+		t.Errorf("retry = nonce %d, created %v, %v; want a new transfer with nonce %d", tx.Nonce, created, err, 1+taken)
 	}
 	storetest.CheckInvariants(t, s, acct)
 	wantGapFree(t, killer)

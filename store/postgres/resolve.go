@@ -25,15 +25,27 @@ const (
 	// back for good.
 	sqlAwaitAccount            = `SELECT 1 FROM accounts WHERE id = $1 FOR SHARE`
 	sqlSelectTransactionByHash = `SELECT ` + txColumns + ` FROM transactions WHERE hash = $1`
-	sqlRejectionRecorded       = `SELECT true FROM idempotency
+	// A reservation has no hash: its row is the one at the nonce the
+	// batch gave it that holds its request, down to the microsecond it
+	// was made, and under its key with its request hash if it has one.
+	// What a later change may set (hash, status, the schedule) is not
+	// compared.
+	sqlSelectReservation = `SELECT ` + txColumns + ` FROM transactions t
+		WHERE sender = $1 AND nonce = $2 AND account_id = $3 AND recipient = $4
+		AND amount = $5::numeric AND fee_total = $6::numeric
+		AND idempotency_key IS NOT DISTINCT FROM $7 AND created_at = $8
+		AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM idempotency i
+			WHERE i.account_id = $3 AND i.key = $7 AND i.request_hash = $9 AND i.transaction_id = t.id))`
+	sqlRejectionRecorded = `SELECT true FROM idempotency
 		WHERE account_id = $1 AND key = $2 AND request_hash = $3 AND error_code IS NOT NULL`
 )
 
 // resolve finds out whether the batch that res came from committed r,
 // from rows only that commit could have written: the transfer's signed
-// hash (unique, and made for this Submit alone) or its recorded
-// rejection. It asks again, on a fresh connection each time, until it
-// learns the answer or ctx ends.
+// hash (unique, and made for this Submit alone), for a reservation the
+// transfer at the nonce the batch gave it holding exactly r's request,
+// or its recorded rejection. It asks again, on a fresh connection each
+// time, until it learns the answer or ctx ends.
 func (s *Store) resolve(ctx context.Context, r *submitReq, res submitResult) submitResult {
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		tx, committed, err := s.committed(ctx, r, res)
@@ -70,10 +82,14 @@ func (s *Store) committed(ctx context.Context, r *submitReq, res submitResult) (
 			return err
 		}
 		var err error
-		if res.err == nil {
-			tx, err = scanTransaction(q.QueryRow(ctx, sqlSelectTransactionByHash, res.tx.Hash.Bytes()))
-		} else {
+		switch {
+		case res.err != nil:
 			err = q.QueryRow(ctx, sqlRejectionRecorded, r.p.AccountID, r.p.IdempotencyKey, r.p.RequestHash[:]).Scan(&found)
+		case r.reserved():
+			tx, err = scanTransaction(q.QueryRow(ctx, sqlSelectReservation, r.p.From.Bytes(), int64(res.tx.Nonce),
+				r.p.AccountID, r.p.To.Bytes(), r.amount, r.fee, nullString(r.p.IdempotencyKey), r.now, r.p.RequestHash[:]))
+		default:
+			tx, err = scanTransaction(q.QueryRow(ctx, sqlSelectTransactionByHash, res.tx.Hash.Bytes()))
 		}
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):

@@ -72,7 +72,9 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 		back, spent := settled(t, st.Outcome)
 		b := &pgx.Batch{}
 		b.Queue(sqlSettleAccount, t.AccountID, back.String(), spent.String(), at)
-		b.Queue(sqlSettle, id, string(st.Outcome.Status()), hash.Bytes(), raw,
+		// A reservation settled without an attempt keeps its NULL hash
+		// and raw bytes.
+		b.Queue(sqlSettle, id, string(st.Outcome.Status()), nullHash(hash), raw,
 			feeChain, block, nullHash(st.BlockHash), at).QueryRow(func(row pgx.Row) error {
 			out, err = scanTransaction(row)
 			return err
@@ -91,7 +93,8 @@ func eventType(o consolidate.Outcome) string {
 }
 
 // landed returns the hash and bytes t settles with: those of the attempt
-// named by hash, which must be one of t's, or t's own if hash is zero.
+// named by hash, which must be one of t's, or t's own if hash is zero
+// (none, for a reservation that was never signed).
 func landed(ctx context.Context, tx pgx.Tx, t consolidate.Transaction, hash common.Hash) (common.Hash, []byte, error) {
 	if hash == (common.Hash{}) || hash == t.Hash {
 		return t.Hash, t.Raw, nil

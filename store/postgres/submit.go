@@ -19,7 +19,7 @@ const errCodeInsufficientFunds = "insufficient_funds"
 type submitReq struct {
 	ctx  context.Context
 	p    consolidate.SubmitParams
-	sign consolidate.SignFunc
+	sign consolidate.SignFunc // nil for a reservation
 	// The request as stored: validated and encoded by Submit's caller.
 	amount, fee string
 	hold        *big.Int
@@ -51,6 +51,11 @@ type submitResult struct {
 // (else ErrInvalidAmount). A signed transaction with the zero hash or no
 // bytes is refused like a failed signature. sign may be called more than
 // once, and from another goroutine; the store keeps the last signature.
+//
+// A nil sign reserves the transfer: it is stored with its nonce and its
+// funds held, NULL hash and raw bytes and no attempt, and its first
+// AddAttempt signs it. p.Quote is checked but not stored then; the
+// attempt carries its own.
 //
 // If the connection is lost after the batch's COMMIT was sent, Submit
 // finds out whether it committed before it returns (see "Unknown commit
@@ -94,9 +99,6 @@ func newSubmitReq(ctx context.Context, p consolidate.SubmitParams, sign consolid
 	if err != nil {
 		return nil, err
 	}
-	if sign == nil {
-		return nil, fmt.Errorf("%w: nil sign function", consolidate.ErrInvalidArgument)
-	}
 	return &submitReq{
 		ctx:    ctx,
 		p:      p,
@@ -110,6 +112,10 @@ func newSubmitReq(ctx context.Context, p consolidate.SubmitParams, sign consolid
 		done:   make(chan submitResult, 1),
 	}, nil
 }
+
+// reserved reports whether r reserves its transfer: it is stored
+// unsigned, with no attempt.
+func (r *submitReq) reserved() bool { return r.sign == nil }
 
 // keyOf names a request's idempotency key within a batch.
 type keyOf struct {
@@ -225,15 +231,17 @@ func replayed(p consolidate.SubmitParams, row keyRow) decision {
 	return decision{kind: decidedError, err: fmt.Errorf("key %q: unknown recorded outcome", p.IdempotencyKey)}
 }
 
-// signAll signs every accepted request not signed yet, on up to parallel goroutines, and reports which signatures
-// failed. A panicking SignFunc fails its own request only.
+// signAll signs every accepted request not signed yet, on up to
+// parallel goroutines, and reports which signatures failed.
+// Reservations are not signed. A panicking SignFunc fails its own
+// request only.
 func signAll(reqs []*submitReq, ds []decision, parallel int) []error {
 	errs := make([]error, len(reqs))
 	sem := make(chan struct{}, max(parallel, 1))
 	done := make(chan struct{})
 	pending := 0
 	for i := range reqs {
-		if ds[i].kind != decidedAccept || ds[i].signed.Hash != (common.Hash{}) {
+		if ds[i].kind != decidedAccept || ds[i].signed.Hash != (common.Hash{}) || reqs[i].reserved() {
 			continue
 		}
 		pending++
