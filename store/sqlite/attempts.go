@@ -23,6 +23,9 @@ const (
 	// Walks the primary key (transaction_id, seq): already in order.
 	sqlSelectAttempts    = `SELECT ` + attemptColumns + ` FROM attempts WHERE transaction_id = ? ORDER BY seq`
 	sqlTransactionExists = `SELECT 1 FROM transactions WHERE id = ?`
+	// The first attempt of a reservation signs it.
+	sqlSign = `UPDATE transactions SET hash = ?, raw = ?, version = version + 1, updated_at = ?
+		WHERE id = ? AND status = 'PENDING' AND hash IS NULL`
 )
 
 // quoteRow is a consolidate.Quote as stored. The caps are nil when the
@@ -173,16 +176,22 @@ func (r attemptRow) args(dst []any, id, seq int64) []any {
 // both nil (the quote is not known) or both uint256 values (else
 // ErrInvalidAmount); the gas limit must fit an int64.
 //
-// AddAttempt does not change the transaction's Version: the Transaction
-// row itself is untouched (its Hash and Raw stay the original's until
-// Settle names the attempt that landed), so a cached copy stays exact.
+// An attempt after the first does not change the transaction's Version:
+// the Transaction row itself is untouched (its Hash and Raw stay the
+// original's until Settle names the attempt that landed), so a cached copy
+// stays exact. The first attempt of a reserved transaction signs it: in
+// the same store transaction its Hash and Raw become the attempt's, its
+// Version increases, and an EventSigned event is written, dated
+// a.CreatedAt. Of two first attempts recorded at once, the one recorded
+// first signs it; the other is its second attempt.
 func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt) error {
 	row, err := encodeAttempt(a)
 	if err != nil {
 		return wrap(fmt.Sprintf("add attempt to transaction %d", id), err)
 	}
 	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		if _, err := pendingSchedule(ctx, tx, id); err != nil {
+		sc, err := pendingSchedule(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		owner, prev, err := attemptByHash(ctx, tx, a.Hash)
@@ -201,7 +210,20 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 		if err := tx.QueryRowContext(ctx, sqlNextSeq, id).Scan(&seq); err != nil {
 			return err
 		}
-		return insertAttempt(ctx, tx, id, seq, row)
+		if err := insertAttempt(ctx, tx, id, seq, row); err != nil || seq > 1 {
+			return err
+		}
+		// No attempt before this one: a reservation, signed now. The
+		// attempt's UNIQUE hash cannot collide with another transaction's,
+		// which is always one of that transaction's own attempts.
+		res, err := tx.ExecContext(ctx, sqlSign, row.hash, row.raw, row.createdAt, id)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res, id); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, consolidate.EventSigned, id, sc.accountID, consolidate.StatusPending, fromUnixNano(row.createdAt))
 	})
 	if err != nil {
 		return wrap(fmt.Sprintf("add attempt to transaction %d", id), err)
@@ -210,9 +232,10 @@ func (s *Store) AddAttempt(ctx context.Context, id int64, a consolidate.Attempt)
 }
 
 // Attempts lists a transaction's signed attempts in the order they were
-// recorded, the original first; see consolidate.Store. An unknown
-// transaction is ErrNotFound. Attempts recorded before this package stored
-// quotes have a zero GasLimit and nil caps.
+// recorded, the original first; see consolidate.Store. A reserved
+// transaction not yet signed has none; an unknown one is ErrNotFound.
+// Attempts recorded before this package stored quotes have a zero
+// GasLimit and nil caps.
 func (s *Store) Attempts(ctx context.Context, id int64) ([]consolidate.Attempt, error) {
 	as, err := s.attempts(ctx, id)
 	if err != nil {
@@ -246,13 +269,12 @@ func (s *Store) attempts(ctx context.Context, id int64) ([]consolidate.Attempt, 
 		return nil, err
 	}
 	if len(as) == 0 {
-		// Every transaction has its original attempt, so no rows means no
-		// transaction, unless the file was changed behind the store's back.
+		// Only a reservation not yet signed has no attempts: tell it apart
+		// from no transaction.
 		var one int
 		if err := s.r.QueryRowContext(ctx, sqlTransactionExists, id).Scan(&one); err != nil {
 			return nil, notFound(err, "transaction", id)
 		}
-		return nil, fmt.Errorf("transaction %d has no attempts", id)
 	}
 	return as, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
 
@@ -101,6 +102,62 @@ func TestCloseWithQueuedWrites(t *testing.T) {
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, consolidate.ErrClosed) {
 			t.Errorf("credit %d: %v, want nil or ErrClosed", i, err)
+		}
+	}
+}
+
+// TestInsertSubmittedMatchesRows inserts signed transfers and
+// reservations of two senders at the same nonces in one statement: each
+// gets the ID of its own row back. (A batch that matched them wrong
+// would fail on a foreign key and run again one Submit at a time, so
+// TestGroupCommitReservations alone would not notice.)
+func TestInsertSubmittedMatchesRows(t *testing.T) {
+	t.Parallel()
+	s, a := openWithAccount(t, filepath.Join(t.TempDir(), "match.db"), nil)
+	ctx := t.Context()
+	amount, _ := encodeAmount(big.NewInt(1000))
+	fee, _ := encodeAmount(big.NewInt(10))
+	got := make(map[*pendingSubmit]consolidate.Transaction)
+	var pss []*pendingSubmit
+	for i := range 16 {
+		from := common.Address{19: byte(1 + i%2)}
+		nonce := uint64(i / 2)
+		ps := &pendingSubmit{
+			sub: submission{
+				p:      consolidate.SubmitParams{AccountID: a.ID, From: from, To: common.Address{19: 9}, IdempotencyKey: fmt.Sprint("k", i)},
+				amount: amount, fee: fee, now: time.Unix(1_700_000_000, 0), next: time.Unix(1_700_000_000, 0),
+			},
+			nonce: nonce,
+		}
+		if i%3 != 1 { // the first reservation comes after a signed submit
+			h := common.Hash{0: byte(i + 1)}
+			ps.sign = func(uint64) (consolidate.SignedTx, error) { return consolidate.SignedTx{Hash: h, Raw: h[:]}, nil }
+			if err := ps.signNonce(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps.record = func(tx consolidate.Transaction) { got[ps] = tx }
+		pss = append(pss, ps)
+	}
+	if err := s.write(ctx, func(ctx context.Context, tx *wtx) error { return insertSubmitted(ctx, tx, pss) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range pss {
+		want := got[ps]
+		stored, err := s.Transaction(ctx, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.From != ps.sub.p.From || stored.Nonce != ps.nonce || stored.Hash != ps.signed.Hash || stored.IdempotencyKey != ps.sub.p.IdempotencyKey {
+			t.Errorf("submit of %s nonce %d got transaction %d: %s nonce %d, hash %s",
+				ps.sub.p.From, ps.nonce, want.ID, stored.From, stored.Nonce, stored.Hash)
+		}
+		as, err := s.Attempts(ctx, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(as); ps.reserved() && n != 0 || !ps.reserved() && (n != 1 || as[0].Hash != ps.signed.Hash) {
+			t.Errorf("transaction %d (reserved %v): %d attempts", want.ID, ps.reserved(), n)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -204,5 +205,148 @@ func testGroupCommitAnswers(t *testing.T, s *sqlite.Store) {
 				t.Errorf("sender %s: nonce %d unused, %d stored", from, n, len(used))
 			}
 		}
+	}
+}
+
+// TestGroupCommitReservations submits signed transfers and reservations
+// from two senders at once, so that batches mix them and hold the same
+// nonce twice, once per sender: each Submit gets back the row stored for
+// it, and a failed signature in the batch leaves the reservations intact.
+func TestGroupCommitReservations(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "gc.db"), &sqlite.Options{BatchWait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	a, err := s.CreateAccount(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Credit(ctx, a.ID, big.NewInt(1<<40), "fund"); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(from byte, fail bool) consolidate.SignFunc {
+		return func(nonce uint64) (consolidate.SignedTx, error) {
+			if fail {
+				return consolidate.SignedTx{}, errors.New("signer offline")
+			}
+			var b [9]byte
+			b[0] = from
+			binary.BigEndian.PutUint64(b[1:], nonce)
+			h := common.Hash(sha256.Sum256(b[:]))
+			return consolidate.SignedTx{Hash: h, Raw: append([]byte("raw"), h[:]...)}, nil
+		}
+	}
+	type call struct {
+		p       consolidate.SubmitParams
+		sign    consolidate.SignFunc
+		tx      consolidate.Transaction
+		created bool
+		err     error
+	}
+	var calls []*call
+	for i := range 40 {
+		from := byte(1 + i%2)
+		p := consolidate.SubmitParams{
+			AccountID: a.ID, From: common.Address{19: from}, To: common.HexToAddress("0x02"),
+			Amount: big.NewInt(1000), FeeTotal: big.NewInt(10),
+		}
+		var sf consolidate.SignFunc
+		switch {
+		case i%4 >= 2:
+			// A reservation, some under a key that another call at the
+			// same time replays.
+			if i%8 == 2 {
+				p.IdempotencyKey, p.RequestHash = fmt.Sprint("reserve-", i), [32]byte{byte(i)}
+				calls = append(calls, &call{p: p})
+			}
+		case i == 17:
+			sf = sign(from, true)
+		default:
+			sf = sign(from, false)
+		}
+		calls = append(calls, &call{p: p, sign: sf})
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Go(func() {
+			<-start
+			c.tx, c.created, c.err = s.Submit(ctx, c.p, c.sign)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	nonces := map[common.Address]map[uint64]bool{}
+	keyed := map[string]*call{} // the call that created the key's reservation
+	stored := 0
+	for i, c := range calls {
+		if c.err != nil {
+			if c.sign == nil || errors.Is(c.err, consolidate.ErrInsufficientFunds) {
+				t.Errorf("call %d: %v", i, c.err)
+			}
+			continue
+		}
+		if k := c.p.IdempotencyKey; k != "" {
+			if first, ok := keyed[k]; ok {
+				if c.tx.ID != first.tx.ID || c.created == first.created {
+					t.Errorf("key %s: transactions %d and %d, created %v and %v; want one, created once",
+						k, first.tx.ID, c.tx.ID, first.created, c.created)
+				}
+				continue
+			}
+			keyed[k] = c
+		}
+		stored++
+		got, err := s.Transaction(ctx, c.tx.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Hash != c.tx.Hash || !bytes.Equal(got.Raw, c.tx.Raw) || got.Nonce != c.tx.Nonce || got.From != c.p.From {
+			t.Errorf("call %d: Submit returned %s nonce %d of %s, stored %s nonce %d of %s",
+				i, c.tx.Hash, c.tx.Nonce, c.p.From, got.Hash, got.Nonce, got.From)
+		}
+		as, err := s.Attempts(ctx, c.tx.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.sign == nil {
+			if got.Hash != (common.Hash{}) || got.Raw != nil || len(as) != 0 {
+				t.Errorf("reservation %d: hash %s, %d raw bytes, %d attempts; want none", got.ID, got.Hash, len(got.Raw), len(as))
+			}
+		} else {
+			want, _ := c.sign(got.Nonce)
+			if got.Hash != want.Hash || len(as) != 1 || as[0].Hash != want.Hash {
+				t.Errorf("transfer %d: hash %s, %d attempts; want %s, signed for its nonce", got.ID, got.Hash, len(as), want.Hash)
+			}
+		}
+		if nonces[got.From] == nil {
+			nonces[got.From] = map[uint64]bool{}
+		}
+		if nonces[got.From][got.Nonce] {
+			t.Errorf("sender %s nonce %d used twice", got.From, got.Nonce)
+		}
+		nonces[got.From][got.Nonce] = true
+	}
+	// 40 transfers, one of whose signatures failed.
+	if stored != 39 {
+		t.Errorf("%d transfers stored, want 39", stored)
+	}
+	for from, used := range nonces {
+		for n := range uint64(len(used)) {
+			if !used[n] {
+				t.Errorf("sender %s: nonce %d unused, %d stored", from, n, len(used))
+			}
+		}
+	}
+	evs, err := s.Events(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != stored {
+		t.Errorf("%d events, want one %s per transfer: %d", len(evs), consolidate.EventSubmitted, stored)
 	}
 }

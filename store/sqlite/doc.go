@@ -41,9 +41,10 @@
 // with its own Submit and the nonces after it move down: nonces stay
 // gap-free. SignFunc may therefore be called more than once for a
 // transfer, and from a goroutine other than the caller's; the store keeps
-// the last signature. A Submit that reuses the idempotency key of another
-// Submit in its batch waits for the next batch, where it sees that
-// Submit's outcome.
+// the last signature. A reservation (a Submit with a nil SignFunc) has
+// nothing to sign, and its rows are inserted with the batch's others. A
+// Submit that reuses the idempotency key of another Submit in its batch
+// waits for the next batch, where it sees that Submit's outcome.
 //
 // # Concurrency
 //
@@ -78,6 +79,15 @@
 // Settle names the attempt that landed. Transfers stored before attempts
 // were have their original as the only attempt, with the quote not known
 // (zero GasLimit, nil caps).
+//
+// A reserved transfer (Submit with a nil SignFunc) is stored with no hash
+// and no bytes (NULL) and no attempt. Its first AddAttempt signs it: the
+// attempt is recorded as the original, the transfer's Hash and Raw become
+// its own and its Version increases, and an EventSigned event is written,
+// all in one transaction. Writes are serialized, so of two first attempts
+// recorded at once, the one that commits first is the original. A
+// reservation voided before it was signed (Settle with OutcomeDropped)
+// stays without a hash.
 //
 // # Metrics
 //

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -27,6 +28,28 @@ const markBatch = 500
 func insertEvent(ctx context.Context, tx *wtx, typ string, txID, accountID int64, status consolidate.Status, at time.Time) error {
 	_, err := tx.ExecContext(ctx, sqlInsertEvent, typ, txID, accountID, string(status), unixNano(at))
 	return err
+}
+
+// Note writes an outbox event of type typ about a PENDING transaction and
+// changes nothing else; see consolidate.Store. A zero at means the current
+// time. An unknown transaction is ErrNotFound, a final one ErrNotPending;
+// typ must not be empty.
+func (s *Store) Note(ctx context.Context, id int64, typ string, at time.Time) error {
+	if typ == "" {
+		return wrap("note", errors.New("empty event type"))
+	}
+	at = nowOr(at)
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		sc, err := pendingSchedule(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, typ, id, sc.accountID, consolidate.StatusPending, at)
+	})
+	if err != nil {
+		return wrap("note", err)
+	}
+	return nil
 }
 
 // Events returns up to limit unsent events, oldest first.

@@ -3,9 +3,11 @@ package sqlite
 import (
 	"bytes"
 	"database/sql"
+	"fmt"
 	"math/big"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,4 +186,232 @@ func TestMigrateParked(t *testing.T) {
 	if evs, err := s.Events(ctx, 10); err != nil || len(evs) != 0 {
 		t.Errorf("events after parking a transaction parked before the upgrade: %+v, %v", evs, err)
 	}
+}
+
+// TestMigrateReservations upgrades a file written with schema version 4,
+// with rows in every table, to the schema where a reserved transaction
+// has no hash and no bytes: every row, ID, index, foreign key and the
+// AUTOINCREMENT sequences come through unchanged, and reservations can
+// be stored and signed afterwards.
+func TestMigrateReservations(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v4.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, db, ms[:4]); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Unix(1_700_000_000, 0).UnixNano()
+	amount := func(n int64) []byte { b, _ := encodeAmount(big.NewInt(n)); return b }
+	sender, recipient := common.HexToAddress("0x0a").Bytes(), common.HexToAddress("0x0b").Bytes()
+	hash := func(n int64) []byte { return common.BigToHash(big.NewInt(n)).Bytes() }
+	// Account 1 holds transaction 5 (pending, parked) and 7 (pending):
+	// available = current − 2 × 1010. Transactions 2 and 3 were settled;
+	// IDs 4 and 6 were never used, and the sequence is at 9.
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts (id, available, current, created_at, updated_at) VALUES (1, ?, ?, 1, 2), (3, ?, ?, 3, 4)`,
+			[]any{amount(5000 - 2020), amount(5000), amount(0), amount(0)}},
+		{`UPDATE sqlite_sequence SET seq = 8 WHERE name = 'accounts'`, nil},
+		{`INSERT INTO credits (account_id, reference, amount, created_at) VALUES (1, 'dep', ?, 5)`, []any{amount(5000)}},
+		{`INSERT INTO account_keys (key, account_id) VALUES ('key-3', 3)`, nil},
+		{`INSERT INTO nonces (sender, next) VALUES (?, 4)`, []any{sender}},
+		{`INSERT INTO transactions
+			(id, account_id, sender, recipient, amount, fee_total, fee_blockchain, nonce, hash, raw, status, version,
+			 idempotency_key, block_number, block_hash, checks, next_check_at, created_at, updated_at, parked)
+			VALUES (2, 1, ?1, ?2, ?3, ?4, ?5, 0, ?6, x'02', 'SUCCESSFUL', 2, 'idem-2', 100, ?9, 3, NULL, ?10, ?10, 0),
+			       (3, 1, ?1, ?2, ?3, ?4, NULL, 1, ?7, x'03', 'FAILED', 2, NULL, 0, NULL, 0, NULL, ?10, ?10, 0),
+			       (5, 1, ?1, ?2, ?3, ?4, NULL, 2, ?8, x'05', 'PENDING', 1, NULL, 0, NULL, 9, ?10, ?10, ?10, 1),
+			       (7, 1, ?1, ?2, ?3, ?4, NULL, 3, ?11, x'07', 'PENDING', 1, NULL, 0, NULL, 0, ?10, ?10, ?10, 0)`,
+			[]any{sender, recipient, amount(1000), amount(10), amount(7), hash(2), hash(3), hash(5), hash(99), created, hash(7)}},
+		{`UPDATE sqlite_sequence SET seq = 9 WHERE name = 'transactions'`, nil},
+		{`INSERT INTO attempts (transaction_id, seq, hash, raw, gas_limit, gas_tip_cap, gas_fee_cap, cancel, created_at)
+			VALUES (2, 1, ?1, x'02', 21000, ?4, ?4, 0, 1), (3, 1, ?2, x'03', 0, NULL, NULL, 0, 1),
+			       (5, 1, ?3, x'05', 21000, ?4, ?4, 0, 1), (5, 2, ?5, x'0505', 21000, ?4, ?4, 1, 2),
+			       (7, 1, ?6, x'07', 21000, ?4, ?4, 0, 1)`,
+			[]any{hash(2), hash(3), hash(5), amount(2), hash(55), hash(7)}},
+		{`INSERT INTO idempotency (account_id, key, request_hash, transaction_id, error_code, created_at)
+			VALUES (1, 'idem-2', ?1, 2, NULL, 1), (1, 'idem-poor', ?1, NULL, 'insufficient_funds', 2)`, []any{hash(1)}},
+		{`INSERT INTO events (id, type, transaction_id, account_id, status, created_at, sent_at)
+			VALUES (1, 'transaction.submitted', 2, 1, 'PENDING', 1, 2), (2, 'transaction.successful', 2, 1, 'SUCCESSFUL', 3, NULL),
+			       (4, 'transaction.dead_lettered', 5, 1, 'PENDING', 4, NULL)`, nil},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	before := schemaDump(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open of a version 4 file: %v", err)
+	}
+	defer s.Close()
+	after := schemaDump(t, s.r)
+	// What changes: the columns hash and raw may be NULL, the CREATE
+	// statement says so (checked by what it refuses, below), and the
+	// upgrade is recorded.
+	before["schema transactions"] = strings.NewReplacer("hash BLOB 1 ", "hash BLOB 0 ", "raw BLOB 1 ", "raw BLOB 0 ").
+		Replace(before["schema transactions"])
+	for name, want := range before {
+		if name == "table transactions" || name == "rows schema_version" {
+			continue
+		}
+		if got := after[name]; got != want {
+			t.Errorf("%s after the upgrade:\n%s\nwant:\n%s", name, got, want)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s appeared in the upgrade: %s", name, after[name])
+		}
+	}
+	for _, q := range []string{`PRAGMA integrity_check`, `PRAGMA foreign_key_check`} {
+		if got := dumpRows(t, s.r, q); got != "[ok]\n" && got != "" {
+			t.Errorf("%s: %s", q, got)
+		}
+	}
+	var version int
+	if err := s.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != 5 {
+		t.Errorf("schema version %d, %v; want 5", version, err)
+	}
+	var notNull int
+	if err := s.r.QueryRowContext(ctx, `SELECT sum("notnull") FROM pragma_table_info('transactions') WHERE name IN ('hash', 'raw')`).Scan(&notNull); err != nil || notNull != 0 {
+		t.Errorf("hash and raw: %d NOT NULL, %v; want neither", notNull, err)
+	}
+	// The hot paths still read the indexes they were written for.
+	for q, index := range map[string]string{
+		sqlDue:                "transactions_due",
+		sqlParked:             "transactions_parked",
+		sqlSelectTransactions: "transactions_account",
+		sqlSelectEvents:       "events_unsent",
+	} {
+		if plan := dumpRows(t, s.r, "EXPLAIN QUERY PLAN "+q, 0, 0, 0); !strings.Contains(plan, "INDEX "+index) {
+			t.Errorf("plan of\n%s\ndoes not use %s: %s", q, index, plan)
+		}
+	}
+	checkQueryPlans(t, s)
+
+	// The old rows read as before.
+	if got, err := s.Due(ctx, time.Unix(0, created), 0, 10); err != nil || !slices.Equal(got, []int64{5, 7}) {
+		t.Errorf("Due = %v, %v; want [5 7]", got, err)
+	}
+	if got, err := s.Parked(ctx, time.Unix(0, created), 0, 10); err != nil || !slices.Equal(got, []int64{5}) {
+		t.Errorf("Parked = %v, %v; want [5]", got, err)
+	}
+	old, err := s.Transaction(ctx, 2)
+	if err != nil || old.Hash != common.BytesToHash(hash(2)) || string(old.Raw) != "\x02" || old.BlockHash != common.BytesToHash(hash(99)) {
+		t.Errorf("Transaction(2) = %+v, %v", old, err)
+	}
+
+	// A reservation takes the next ID after the sequence, not after the
+	// largest ID, and the sender's next nonce.
+	p := consolidate.SubmitParams{
+		AccountID: 1, From: common.BytesToAddress(sender), To: common.BytesToAddress(recipient),
+		Amount: big.NewInt(1000), FeeTotal: big.NewInt(10), IdempotencyKey: "reserve", RequestHash: [32]byte{1},
+		Now: time.Unix(0, created),
+	}
+	r, created2, err := s.Submit(ctx, p, nil)
+	if err != nil || !created2 {
+		t.Fatalf("Submit(reserve): %v, created %v", err, created2)
+	}
+	if r.ID != 10 || r.Nonce != 4 || r.Hash != (common.Hash{}) || r.Raw != nil {
+		t.Errorf("reservation: ID %d, nonce %d, hash %s, raw %x; want ID 10, nonce 4, no signature", r.ID, r.Nonce, r.Hash, r.Raw)
+	}
+	var hashNull, rawNull bool
+	if err := s.r.QueryRowContext(ctx, `SELECT hash IS NULL, raw IS NULL FROM transactions WHERE id = ?`, r.ID).Scan(&hashNull, &rawNull); err != nil || !hashNull || !rawNull {
+		t.Errorf("reservation stored with hash NULL %v, raw NULL %v, %v; want both NULL", hashNull, rawNull, err)
+	}
+	sig := consolidate.Attempt{SignedTx: consolidate.SignedTx{Hash: common.BytesToHash(hash(10)), Raw: []byte{10}}, CreatedAt: time.Unix(0, created)}
+	if err := s.AddAttempt(ctx, r.ID, sig); err != nil {
+		t.Fatalf("AddAttempt: %v", err)
+	}
+	if got, err := s.Transaction(ctx, r.ID); err != nil || got.Hash != sig.Hash || string(got.Raw) != string(sig.Raw) || got.Version != r.Version+1 {
+		t.Errorf("signed reservation: %+v, %v", got, err)
+	}
+	// A hash is 32 bytes and comes with its bytes, or neither is set.
+	for _, q := range []string{
+		`UPDATE transactions SET raw = NULL WHERE id = 7`,
+		`UPDATE transactions SET hash = NULL WHERE id = 7`,
+		`UPDATE transactions SET hash = x'07' WHERE id = 7`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err == nil {
+			t.Errorf("%s: no error, want a CHECK constraint failure", q)
+		}
+	}
+}
+
+// schemaDump describes a database's schema and contents: each table's
+// CREATE statement, foreign keys and rows, each index, and the
+// AUTOINCREMENT sequences, keyed by what they describe.
+func schemaDump(t *testing.T, db *sql.DB) map[string]string {
+	t.Helper()
+	d := map[string]string{}
+	rows, err := db.QueryContext(t.Context(), `SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var typ, name, table, text string
+		if err := rows.Scan(&typ, &name, &table, &text); err != nil {
+			t.Fatal(err)
+		}
+		d[typ+" "+name] = table + ": " + text
+		if typ == "table" {
+			tables = append(tables, name)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tables {
+		// Each row's columns in table order, the rows in key order.
+		d["schema "+name] = dumpRows(t, db, `SELECT * FROM pragma_table_info(?)`, name)
+		d["foreign keys "+name] = dumpRows(t, db, `SELECT * FROM pragma_foreign_key_list(?)`, name)
+		d["indexes "+name] = dumpRows(t, db, `SELECT name, "unique", origin, partial FROM pragma_index_list(?) ORDER BY name`, name)
+		d["rows "+name] = dumpRows(t, db, `SELECT * FROM "`+name+`" ORDER BY 1, 2`)
+	}
+	return d
+}
+
+// dumpRows formats the rows of a query, one per line.
+func dumpRows(t *testing.T, db *sql.DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&b, vals)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -17,6 +17,13 @@ func TestQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	checkQueryPlans(t, s)
+}
+
+// checkQueryPlans fails the test if a hot path's query plan on s scans a
+// table or sorts.
+func checkQueryPlans(t *testing.T, s *Store) {
+	t.Helper()
 	queries := map[string][]any{
 		sqlSelectAccount:       {1},
 		sqlUpdateBalance:       {[]byte{}, []byte{}, 0, 1},
@@ -30,6 +37,7 @@ func TestQueryPlans(t *testing.T) {
 		sqlAccountExists:       {1},
 		sqlSettle:              {"SUCCESSFUL", []byte{}, []byte{}, nil, 0, nil, 0, 1},
 		sqlNextSeq:             {1},
+		sqlSign:                {[]byte{}, []byte{}, 0, 1},
 		sqlSelectAttemptByHash: {[]byte{}},
 		sqlSelectAttempts:      {1},
 		sqlTransactionExists:   {1},

@@ -14,7 +14,10 @@ import (
 // Every statement that changes a transaction is guarded by
 // status = 'PENDING', so a final row can never change again.
 const (
-	sqlSettle = `UPDATE transactions SET status = ?, version = version + 1, hash = ?, raw = ?,
+	// A NULL hash and raw keep the transaction's own, or its lack of one:
+	// a reservation settled without a signature.
+	sqlSettle = `UPDATE transactions SET status = ?, version = version + 1,
+		hash = coalesce(?, hash), raw = coalesce(?, raw),
 		fee_blockchain = ?, block_number = ?, block_hash = ?, next_check_at = NULL, updated_at = ?
 		WHERE id = ? AND status = 'PENDING'`
 )
@@ -24,7 +27,9 @@ const (
 //
 // A non-zero st.Hash must be one of the transaction's attempts, or Settle
 // changes nothing and fails with ErrNotFound; the transaction's Hash and
-// Raw become that attempt's. FeeBlockchain, BlockNumber and BlockHash are
+// Raw become that attempt's. A zero st.Hash keeps them, so a reservation
+// never signed (voided with OutcomeDropped) keeps the zero Hash and nil
+// Raw. FeeBlockchain, BlockNumber and BlockHash are
 // stored as given for every outcome: for OutcomeDropped they describe the
 // cancel that landed, if one did. The wallet paid for it, the account is
 // still refunded in full.
@@ -77,7 +82,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 		if err := saveBalances(ctx, tx, a.ID, settled(a, t, st.Outcome), at); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, sqlSettle, string(st.Outcome.Status()), hash.Bytes(), raw,
+		res, err := tx.ExecContext(ctx, sqlSettle, string(st.Outcome.Status()), hash, raw,
 			feeChain, block, nullHash(st.BlockHash), unixNano(at), id)
 		if err != nil {
 			return err
@@ -98,23 +103,24 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 	return out, err
 }
 
-// landed returns the hash and bytes t settles with: those of the attempt
-// named by hash, which must be one of t's, or t's own if hash is zero.
-// Moving transactions.hash (UNIQUE) to it cannot collide: every
-// transaction's hash is one of its own attempts, and attempts.hash is
-// UNIQUE too.
-func landed(ctx context.Context, tx *wtx, t consolidate.Transaction, hash common.Hash) (common.Hash, []byte, error) {
+// landed returns the hash and bytes t settles with, as sqlSettle takes
+// them: those of the attempt named by hash, which must be one of t's, or
+// nil for both to keep t's own if hash is zero or already t's. Moving
+// transactions.hash (UNIQUE) to it cannot collide: every transaction's
+// hash is NULL or one of its own attempts, and attempts.hash is UNIQUE
+// too.
+func landed(ctx context.Context, tx *wtx, t consolidate.Transaction, hash common.Hash) ([]byte, []byte, error) {
 	if hash == (common.Hash{}) || hash == t.Hash {
-		return t.Hash, t.Raw, nil
+		return nil, nil, nil
 	}
 	owner, a, err := attemptByHash(ctx, tx, hash)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && owner != t.ID {
-		return common.Hash{}, nil, fmt.Errorf("%w: transaction %d has no attempt %s", consolidate.ErrNotFound, t.ID, hash)
+		return nil, nil, fmt.Errorf("%w: transaction %d has no attempt %s", consolidate.ErrNotFound, t.ID, hash)
 	}
 	if err != nil {
-		return common.Hash{}, nil, err
+		return nil, nil, err
 	}
-	return hash, a.raw, nil
+	return a.hash, a.raw, nil
 }
 
 // settled returns the account's balances after t ends with outcome o,

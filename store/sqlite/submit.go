@@ -26,8 +26,11 @@ const (
 		(account_id, sender, recipient, amount, fee_total, nonce, hash, raw, status, version,
 		 idempotency_key, next_check_at, created_at, updated_at) VALUES `
 	sqlPendingRow = `(?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 1, ?, ?, ?, ?)`
-	// RETURNING's rows come in no set order: the hash tells them apart.
-	sqlPendingReturning = `RETURNING id, hash`
+	// RETURNING's rows come in no set order: sender and nonce, UNIQUE
+	// together, tell them apart (a reservation has no hash to). A single
+	// row needs no telling apart.
+	sqlPendingReturning    = `RETURNING id, sender, nonce`
+	sqlPendingReturningOne = `RETURNING id`
 )
 
 // errCodeInsufficientFunds records a rejected request under its
@@ -42,6 +45,9 @@ const errCodeInsufficientFunds = "insufficient_funds"
 // p.Quote, whose caps are both nil (not known) or both uint256 values
 // (else ErrInvalidAmount). A signed transaction with the zero hash or no
 // bytes is refused like a failed signature.
+//
+// A nil sign reserves the transfer: its row has no hash and no bytes
+// (NULL), and it has no attempt until AddAttempt records its first.
 func (s *Store) Submit(ctx context.Context, p consolidate.SubmitParams, sign consolidate.SignFunc) (consolidate.Transaction, bool, error) {
 	t, created, err := s.submit(ctx, p, sign)
 	if err != nil {
@@ -62,9 +68,6 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 	quote, err := encodeQuote(p.Quote)
 	if err != nil {
 		return consolidate.Transaction{}, false, err
-	}
-	if sign == nil {
-		return consolidate.Transaction{}, false, errors.New("nil sign function")
 	}
 	sub := submission{p: p, amount: amount, fee: fee, quote: quote, now: nowOr(p.Now), next: nowOr(p.NextCheckAt)}
 	now := sub.now
@@ -115,7 +118,9 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 		// Signing happens inside the transaction so the nonce it uses is the
 		// one stored; if it fails, the rollback returns the nonce. In a
 		// batch it runs on a worker while the committer goes on, and the
-		// rows that need its hash are written once the batch has run.
+		// rows that need its hash are written once the batch has run. A
+		// reservation has nothing to sign; in a batch its rows are
+		// written with the others.
 		ps := &pendingSubmit{sub: sub, nonce: nonce, sign: sign,
 			record: func(t consolidate.Transaction) { out, created = t, true }}
 		if tx.deferSubmit(ps) {
@@ -144,7 +149,8 @@ type submission struct {
 }
 
 // A pendingSubmit is a Submit whose funds are held and nonce taken, to be
-// signed and then stored.
+// signed and then stored. A reservation has a nil sign and stays
+// unsigned.
 type pendingSubmit struct {
 	sub    submission
 	nonce  uint64
@@ -153,7 +159,12 @@ type pendingSubmit struct {
 	record func(consolidate.Transaction) // receives the stored transaction
 }
 
+func (ps *pendingSubmit) reserved() bool { return ps.sign == nil }
+
 func (ps *pendingSubmit) signNonce() error {
+	if ps.reserved() {
+		return nil
+	}
 	st, err := ps.sign(ps.nonce)
 	if err == nil {
 		err = checkSigned(st)
@@ -165,13 +176,16 @@ func (ps *pendingSubmit) signNonce() error {
 	return nil
 }
 
-// deferSubmit hands ps's signature to a worker and its rows to the end of
-// the batch, reporting false if tx takes no deferred work. It takes ps's
-// nonce and claims its idempotency key, and cannot fail: it is the last
-// step of the Submit's write.
+// deferSubmit hands ps's signature to a worker (a reservation has none)
+// and its rows to the end of the batch, reporting false if tx takes no
+// deferred work. It takes ps's nonce and claims its idempotency key, and
+// cannot fail: it is the last step of the Submit's write.
 func (tx *wtx) deferSubmit(ps *pendingSubmit) bool {
-	if !tx.later(ps.signNonce) {
+	if !tx.deferring {
 		return false
+	}
+	if !ps.reserved() {
+		tx.later(ps.signNonce)
 	}
 	tx.submitted = append(tx.submitted, ps)
 	tx.takeNonce(ps.sub.p.From, ps.nonce)
@@ -186,24 +200,45 @@ func idempotencyClaim(p consolidate.SubmitParams) string {
 	return fmt.Sprintf("idempotency %d %s", p.AccountID, p.IdempotencyKey)
 }
 
-// insertSubmitted writes signed submits: their transactions, first
-// attempts, idempotency keys and outbox events, a chunk of rows per
-// statement, and hands each its transaction as Transaction will read it
-// back, built from the values stored.
+// insertSubmitted writes signed and reserved submits: their transactions,
+// the first attempts of the signed ones, idempotency keys and outbox
+// events, a chunk of rows per statement, and hands each its transaction
+// as Transaction will read it back, built from the values stored.
 func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
 	ts := make([]consolidate.Transaction, len(pss))
+	// signed indexes the submits that have a first attempt; nil when all
+	// do, as they do without reservations.
+	var signed []int
 	for i, ps := range pss {
 		ts[i] = ps.transaction()
+		if ps.reserved() && signed == nil {
+			signed = make([]int, i, len(pss))
+			for k := range signed {
+				signed[k] = k
+			}
+		}
+		if !ps.reserved() && signed != nil {
+			signed = append(signed, i)
+		}
+	}
+	nSigned := len(pss)
+	if signed != nil {
+		nSigned = len(signed)
 	}
 	err := chunks(len(pss), func(lo, hi int) error {
 		args := make([]any, 0, 12*(hi-lo))
-		index := make(map[common.Hash]int, hi-lo)
 		for i := lo; i < hi; i++ {
 			t := &ts[i]
 			args = append(args, t.AccountID, t.From.Bytes(), t.To.Bytes(), pss[i].sub.amount, pss[i].sub.fee,
-				int64(t.Nonce), t.Hash.Bytes(), t.Raw, nullString(t.IdempotencyKey),
+				int64(t.Nonce), nullHash(t.Hash), t.Raw, nullString(t.IdempotencyKey),
 				nullTime(t.NextCheckAt), unixNano(t.CreatedAt), unixNano(t.UpdatedAt))
-			index[t.Hash] = i
+		}
+		if hi-lo == 1 {
+			return tx.QueryRowContext(ctx, values(sqlInsertPendingHead, sqlPendingRow, 1, sqlPendingReturningOne), args...).Scan(&ts[lo].ID)
+		}
+		index := make(map[senderNonce]int, hi-lo)
+		for i := lo; i < hi; i++ {
+			index[senderNonce{ts[i].From, ts[i].Nonce}] = i
 		}
 		rows, err := tx.QueryContext(ctx, values(sqlInsertPendingHead, sqlPendingRow, hi-lo, sqlPendingReturning), args...)
 		if err != nil {
@@ -213,15 +248,15 @@ func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
 		n := 0
 		for ; rows.Next(); n++ {
 			var (
-				id   int64
-				hash []byte
+				id, nonce int64
+				sender    sql.RawBytes // copied into an Address at once
 			)
-			if err := rows.Scan(&id, &hash); err != nil {
+			if err := rows.Scan(&id, &sender, &nonce); err != nil {
 				return err
 			}
-			i, ok := index[common.BytesToHash(hash)]
+			i, ok := index[senderNonce{common.BytesToAddress(sender), uint64(nonce)}]
 			if !ok {
-				return fmt.Errorf("inserted transaction %d has an unknown hash", id)
+				return fmt.Errorf("inserted transaction %d has an unknown sender and nonce", id)
 			}
 			ts[i].ID = id
 		}
@@ -236,7 +271,11 @@ func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
 	if err != nil {
 		return err
 	}
-	err = insertRows(ctx, tx, sqlInsertAttemptHead, sqlAttemptRow, len(ts), func(args []any, i int) []any {
+	err = insertRows(ctx, tx, sqlInsertAttemptHead, sqlAttemptRow, nSigned, func(args []any, k int) []any {
+		i := k
+		if signed != nil {
+			i = signed[k]
+		}
 		first := attemptRow{hash: ts[i].Hash.Bytes(), raw: ts[i].Raw, quote: pss[i].sub.quote, createdAt: unixNano(ts[i].CreatedAt)}
 		return first.args(args, ts[i].ID, 1)
 	})
@@ -268,8 +307,14 @@ func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
 	return nil
 }
 
+// senderNonce names a transaction: UNIQUE (sender, nonce).
+type senderNonce struct {
+	sender common.Address
+	nonce  uint64
+}
+
 // transaction is ps as sqlPendingRow stores it, less the ID, and as
-// Transaction reads it back.
+// Transaction reads it back: a reservation has the zero Hash and nil Raw.
 func (ps *pendingSubmit) transaction() consolidate.Transaction {
 	p := ps.sub.p
 	return consolidate.Transaction{

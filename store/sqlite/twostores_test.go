@@ -56,6 +56,9 @@ func (m *twoStores) AddAttempt(ctx context.Context, id int64, a consolidate.Atte
 func (m *twoStores) Attempts(ctx context.Context, id int64) ([]consolidate.Attempt, error) {
 	return m.next().Attempts(ctx, id)
 }
+func (m *twoStores) Note(ctx context.Context, id int64, typ string, at time.Time) error {
+	return m.next().Note(ctx, id, typ, at)
+}
 func (m *twoStores) Transaction(ctx context.Context, id int64) (consolidate.Transaction, error) {
 	return m.next().Transaction(ctx, id)
 }
