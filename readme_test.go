@@ -41,6 +41,9 @@ func setup(ctx context.Context, key *ecdsa.PrivateKey, rdb goredis.UniversalClie
 	if err != nil {
 		return nil, err
 	}
+	// A key kept outside the process: chain.DialWithSigner with a remote
+	// signer (chain.DialRPCSigner: Clef, Web3Signer) or a KMS; see
+	// docs/signers.md.
 	svc, err := consolidate.New(store, ch, &consolidate.Config{
 		// Omit Locker and Queue for in-process ones. Cache has no default:
 		// without one, Get reads the store.

@@ -381,6 +381,7 @@ func (s *Service) settle(ctx context.Context, tx Transaction, set Settlement) (T
 		s.log.InfoContext(ctx, "consolidate: transfer settled", "tx", tx.ID, "status", settled.Status, "outcome", set.Outcome, "hash", settled.Hash, "block", set.BlockNumber)
 		if w := s.walletOf(settled.From); w != nil {
 			s.wakeParked(w, settled.Nonce)
+			s.settledNonce(ctx, w, settled.Nonce)
 		}
 	}
 	s.refresh(ctx, settled)

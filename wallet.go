@@ -184,6 +184,24 @@ func (s *Service) finalSeen(ctx context.Context, w *wallet, final uint64, lowest
 	}
 }
 
+// settledNonce records that w's transfer at nonce n settled: n is final,
+// so the wallet's final nonce is past it, and a wallet stuck at n moves on.
+func (s *Service) settledNonce(ctx context.Context, w *wallet, n uint64) {
+	w.mu.Lock()
+	moved := n+1 > w.final
+	if moved {
+		w.final, w.moved = n+1, time.Now()
+	}
+	wasStuck := w.stuck && moved
+	if wasStuck {
+		w.stuck = false
+	}
+	w.mu.Unlock()
+	if wasStuck {
+		s.log.InfoContext(ctx, "consolidate: wallet back in rotation", "wallet", w.addr, "nonce", n+1)
+	}
+}
+
 // rotation reports whether w is in rotation now, and why not.
 func (w *wallet) rotation() (bool, string) {
 	w.mu.Lock()

@@ -2,6 +2,8 @@ package chain_test
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"math/big"
 	"path/filepath"
 	"testing"
@@ -50,6 +52,7 @@ func newSignerRig(t *testing.T) *signerRig {
 	t.Cleanup(func() { store.Close() })
 	svc, err := consolidate.New(store, c, &consolidate.Config{
 		SignTimeout: 200 * time.Millisecond,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Backoff:     consolidate.Backoff{Base: time.Millisecond, Max: time.Millisecond},
 	})
 	if err != nil {

@@ -143,7 +143,7 @@ func TestCheckSignedBadArguments(t *testing.T) {
 func TestSignatureMismatchErrorMessage(t *testing.T) {
 	t.Parallel()
 	err := error(&chain.SignatureMismatchError{Field: "nonce", Want: "7", Got: "8"})
-	const want = "consolidate: chain: signed transaction does not match the request: nonce is 8, want 7"
+	const want = "consolidate: signed transaction does not match the request: nonce is 8, want 7"
 	if err.Error() != want {
 		t.Fatalf("Error() = %q, want %q", err, want)
 	}

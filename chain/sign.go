@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -84,6 +85,9 @@ func (c *Chain) sign(ctx context.Context, tx *types.DynamicFeeTx) (consolidate.S
 		}
 	}
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "consolidate: ") {
+			return consolidate.SignedTx{}, err // says what happened already
+		}
 		return consolidate.SignedTx{}, fmt.Errorf("consolidate: chain: sign: %w", err)
 	}
 	raw, err := signed.MarshalBinary()

@@ -3,6 +3,8 @@ package chain_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"math/big"
 	"path/filepath"
 	"testing"
@@ -142,7 +144,10 @@ func TestServiceRPCSignerGethDev(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { store.Close() })
-		svc, err := consolidate.New(store, c, &consolidate.Config{Backoff: consolidate.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}})
+		svc, err := consolidate.New(store, c, &consolidate.Config{
+			Backoff: consolidate.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

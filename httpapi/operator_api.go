@@ -213,6 +213,13 @@ type walletView struct {
 	// service's own wallet only.
 	FinalizedNonce *uint64 `json:"finalized_nonce,omitempty"`
 	Balance        *string `json:"balance_in_wei,omitempty"`
+	// InRotation says whether new transfers may go to one of this
+	// service's wallets; OutOfRotation why not ("signer", "underfunded",
+	// "stuck"). Both are absent for other wallets.
+	InRotation    *bool  `json:"in_rotation,omitempty"`
+	OutOfRotation string `json:"out_of_rotation,omitempty"`
+	// Rotation is the two in words, for the status page.
+	Rotation string `json:"-"`
 }
 
 func newWalletView(w consolidate.WalletNonces) walletView {
@@ -242,9 +249,13 @@ func (op *Operator) walletViews(r *http.Request) ([]walletView, error) {
 	out := make([]walletView, len(ws))
 	for i, wl := range ws {
 		out[i] = newWalletView(wl.WalletNonces)
-		if wl.Finalized > 0 || wl.Balance != nil {
-			fin := wl.Finalized
-			out[i].FinalizedNonce = &fin
+		if wl.Own {
+			fin, in := wl.Finalized, wl.InRotation
+			out[i].FinalizedNonce, out[i].InRotation, out[i].OutOfRotation = &fin, &in, wl.OutOfRotation
+			out[i].Rotation = "in rotation"
+			if !in {
+				out[i].Rotation = "out: " + wl.OutOfRotation
+			}
 		}
 		if wl.Balance != nil {
 			b := wl.Balance.String()
