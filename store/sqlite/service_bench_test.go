@@ -48,6 +48,13 @@ func benchService(b *testing.B, opts *sqlite.Options) (*consolidate.Service, int
 // benchServiceConfig is benchService with cfg, whose Logger it sets.
 func benchServiceConfig(b *testing.B, opts *sqlite.Options, cfg consolidate.Config) (*consolidate.Service, int64) {
 	b.Helper()
+	return benchServiceChain(b, opts, cfg, nil)
+}
+
+// benchServiceChain is benchServiceConfig with the chain wrap makes of
+// the instant chain, if wrap is set.
+func benchServiceChain(b *testing.B, opts *sqlite.Options, cfg consolidate.Config, wrap func(*instantChain) consolidate.Chain) (*consolidate.Service, int64) {
+	b.Helper()
 	store, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"), opts)
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +70,11 @@ func benchServiceConfig(b *testing.B, opts *sqlite.Options, cfg consolidate.Conf
 		b.Fatal(err)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := consolidate.New(store, &instantChain{Chain: real, quote: q}, &cfg)
+	var ch consolidate.Chain = &instantChain{Chain: real, quote: q}
+	if wrap != nil {
+		ch = wrap(ch.(*instantChain))
+	}
+	svc, err := consolidate.New(store, ch, &cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,8 +132,26 @@ func BenchmarkSubmitParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkSubmitParallelRemoteSigner is BenchmarkSubmitParallel at
+// MaxBatch=256 with a Chain that reports signing with I/O (its signer is
+// still the local key, so the figure is the library's cost, not a
+// network's): each Submit reserves, signs outside the store's write,
+// records the signature and sends, two commits instead of one.
+func BenchmarkSubmitParallelRemoteSigner(b *testing.B) {
+	benchSubmitParallelChain(b, &sqlite.Options{MaxBatch: 256}, func(c *instantChain) consolidate.Chain { return ioChain{c} })
+}
+
+// ioChain is an instantChain that does not sign offline.
+type ioChain struct{ *instantChain }
+
+func (ioChain) SignsOffline() bool { return false }
+
 func benchSubmitParallel(b *testing.B, opts *sqlite.Options) {
-	svc, _ := benchService(b, opts)
+	benchSubmitParallelChain(b, opts, nil)
+}
+
+func benchSubmitParallelChain(b *testing.B, opts *sqlite.Options, wrap func(*instantChain) consolidate.Chain) {
+	svc, _ := benchServiceChain(b, opts, consolidate.Config{}, wrap)
 	const parallelism = 32
 	n := parallelism * runtime.GOMAXPROCS(0)
 	accts := make([]int64, n)
