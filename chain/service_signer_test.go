@@ -251,3 +251,93 @@ func TestServiceCancelReserved(t *testing.T) {
 		t.Fatalf("after the cancel: %+v, want every hold given back (%s)", after, before.Current)
 	}
 }
+
+// A wallet whose signer fails leaves the rotation: the next transfers go
+// to the other wallet and settle, and the failed one's reserved transfer
+// is signed once its signer is back, which brings the wallet back.
+func TestSignerFaultLeavesRotation(t *testing.T) {
+	t.Parallel()
+	bKey := newTestKey(t)
+	node := chaintest.NewT(t, &chaintest.Options{Fund: []common.Address{bKey.addr}})
+	local, err := chain.NewLocalSigner(node.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := &fakeSigner{Signer: local}
+	flaky.fail.Store(1 << 30)
+	opts := &chain.Options{ChainID: big.NewInt(chaintest.ChainID), Confirmations: 1}
+	a, err := chain.NewWithSigner(t.Context(), node.Client(), flaky, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := chain.New(t.Context(), node.Client(), bKey.key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "ledger.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc, err := consolidate.New(store, a, &consolidate.Config{
+		Wallets: []consolidate.Chain{b},
+		Backoff: consolidate.Backoff{Base: time.Millisecond, Max: time.Millisecond},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := svc.CreateAccount(t.Context())
+	if err == nil {
+		_, err = svc.Credit(t.Context(), acct.ID, big.NewInt(1e18), "deposit")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &signerRig{node: node, chain: a, signer: flaky, store: store, svc: svc, acct: acct}
+	to := randomAddress(t)
+	first := r.submit(t, to, 1)
+	if first.From != a.Sender() {
+		t.Fatalf("first transfer from %s, want wallet A", first.From)
+	}
+	wantReserved(t, store, first)
+	rotation := func(addr common.Address) (bool, string) {
+		ws, err := svc.Wallets(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range ws {
+			if w.Sender == addr {
+				return w.InRotation, w.OutOfRotation
+			}
+		}
+		t.Fatalf("no wallet %s", addr)
+		return false, ""
+	}
+	if in, why := rotation(a.Sender()); in || why != "signer" {
+		t.Fatalf("wallet A: in rotation %v (%q), want out for its signer", in, why)
+	}
+	var txs []consolidate.Transaction
+	for i := range 3 {
+		tx := r.submit(t, to, int64(10+i))
+		if tx.From != b.Sender() || tx.Hash == (common.Hash{}) {
+			t.Fatalf("transfer %d from %s, hash %s; want signed by wallet B", i, tx.From, tx.Hash)
+		}
+		txs = append(txs, tx)
+	}
+	for _, tx := range txs {
+		if got := r.settle(t, tx.ID); got.Status != consolidate.StatusSuccessful {
+			t.Fatalf("transfer %d: %s", tx.ID, got.Status)
+		}
+	}
+	flaky.fail.Store(0)
+	if got := r.settle(t, first.ID); got.Status != consolidate.StatusSuccessful {
+		t.Fatalf("A's transfer after its signer recovered: %s", got.Status)
+	}
+	if in, why := rotation(a.Sender()); !in {
+		t.Fatalf("wallet A still out of rotation (%q) after signing again", why)
+	}
+	if b := r.balanceOf(t, to); b.Cmp(big.NewInt(1+10+11+12)) != 0 {
+		t.Fatalf("recipient holds %s wei, want 34", b)
+	}
+}
