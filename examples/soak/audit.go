@@ -41,6 +41,7 @@ type report struct {
 	replays, locked, insufficient                           int
 	pendingWithTask                                         int
 	attempts, cancels, landed                               int
+	signedLater, rejected                                   int // reserved transfers signed after, signatures refused
 
 	lost, doubleSettled, overdrafts int
 	violations                      []string // invariant violations, described
@@ -48,6 +49,7 @@ type report struct {
 
 	children, started int // child slots, and how many of them ever got to work
 	minAccepted       int // fewer accepted transfers than this is a run that proved nothing
+	flakySigner       bool
 }
 
 func (r *report) violate(format string, args ...any) {
@@ -78,6 +80,9 @@ func (r *report) shortfalls() []string {
 	if r.insufficient == 0 {
 		out = append(out, "no submit was refused for insufficient funds: no account ran dry")
 	}
+	if r.flakySigner && (r.signedLater == 0 || r.rejected == 0) {
+		out = append(out, "the flaky signer never signed a reservation or never had a signature refused")
+	}
 	if r.started < r.children {
 		out = append(out, fmt.Sprintf("%d of %d children never started", r.children-r.started, r.children))
 	}
@@ -92,6 +97,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "submits refused             %d insufficient funds, %d account locked; %d idempotent replays returned the original\n", r.insufficient, r.locked, r.replays)
 	fmt.Fprintf(w, "final                       %d: %d SUCCESSFUL, %d FAILED reverted, %d FAILED voided\n", r.settled(), r.successful, r.reverted, r.voided)
 	fmt.Fprintf(w, "signed attempts             %d (%d cancels), %d of the wallet's transactions on chain\n", r.attempts, r.cancels, r.landed)
+	if r.flakySigner {
+		fmt.Fprintf(w, "flaky signer                %d reservations signed after their commit; %d signatures refused for not matching the request\n", r.signedLater, r.rejected)
+	}
 	drain := "drained in " + r.drainTime.Round(time.Millisecond).String()
 	if !r.drained {
 		drain = "NOT drained within " + r.drainTime.Round(time.Millisecond).String()
@@ -456,7 +464,15 @@ func checkEvents(ctx context.Context, db *sql.DB, rows map[int64]row, r *report)
 		if err := q.Scan(&id, &typ, &status); err != nil {
 			return err
 		}
-		if typ != string(consolidate.EventSuccessful) && typ != string(consolidate.EventFailed) {
+		switch typ {
+		case consolidate.EventSigned:
+			r.signedLater++
+			continue
+		case consolidate.EventSignatureRejected:
+			r.rejected++
+			continue
+		case consolidate.EventSuccessful, consolidate.EventFailed:
+		default:
 			continue
 		}
 		final[id]++

@@ -198,6 +198,7 @@ func runController(ctx context.Context, c config) (bool, error) {
 	}
 	r.kills, r.crashes, r.reorgs = kills, f.crashes, int(m.reorgs.Load())
 	r.children, r.started, r.minAccepted = len(f.procs), f.started(), c.minAccepted
+	r.flakySigner = c.signer == "flaky"
 	r.faultTime, r.drainTime, r.drained = faultTime, drainTime, drained
 	r.print(os.Stdout)
 	if !r.ok() {
