@@ -5,6 +5,34 @@ package main
 // snippets are exact, tabs included.
 var mutants = []mutant{
 	{
+		name: "remote-signature-unchecked",
+		desc: "what a signer that is not a local key returns is stored and sent without comparing it with the request",
+		in:   "chain",
+		edits: []edit{
+			{"\t\tif err == nil {\n\t\t\terr = CheckSigned(intent, signed, c.chainID, c.sender)\n\t\t}\n", "\t\t_ = CheckSigned\n"},
+		},
+		pkgs: []string{"./chain"},
+		run:  "^TestServiceSignerLies$",
+	},
+	{
+		name: "reservation-never-signed",
+		desc: "a reconcile leaves a transfer whose Submit did not get its signature reserved for good",
+		edits: []edit{
+			{"\tif reserved(tx) {\n\t\tif err := s.signLater(ctx, c); err != nil {", "\tif false {\n\t\tif err := s.signLater(ctx, c); err != nil {"},
+		},
+		pkgs: []string{"./chain"},
+		run:  "^TestServiceSignerOutage$",
+	},
+	{
+		name: "stuck-wallet-kept-in-rotation",
+		desc: "a wallet whose lowest open nonce never becomes final keeps getting new transfers",
+		edits: []edit{
+			{"\tw.stuck = stuck\n", "\tw.stuck = false\n"},
+		},
+		pkgs: []string{"."},
+		run:  "^TestStuckWalletLeavesRotation$",
+	},
+	{
 		name: "settle-without-pending-guard",
 		desc: "Settle applies an outcome to a transaction that is already final",
 		in:   "store/sqlite",
@@ -110,8 +138,8 @@ var mutants = []mutant{
 		name: "parked-never-rechecked",
 		desc: "a parked transfer keeps its hold: the re-check of parked transfers does nothing",
 		edits: []edit{
-			{"func (s *Service) recheckParked(ctx context.Context, due time.Time, below uint64) (int, error) {\n",
-				"func (s *Service) recheckParked(ctx context.Context, due time.Time, below uint64) (int, error) {\n\treturn 0, nil\n"},
+			{"func (s *Service) recheckParked(ctx context.Context, due time.Time, below map[common.Address]uint64) (int, error) {\n",
+				"func (s *Service) recheckParked(ctx context.Context, due time.Time, below map[common.Address]uint64) (int, error) {\n\treturn 0, nil\n"},
 		},
 		pkgs: []string{"."},
 		run:  "^TestParkedTransferIsCheckedAgainAndSettled$",
