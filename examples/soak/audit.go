@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +43,8 @@ type report struct {
 	replays, locked, insufficient                           int
 	pendingWithTask                                         int
 	attempts, cancels, landed                               int
-	signedLater, rejected                                   int // reserved transfers signed after, signatures refused
+	signedLater, rejected                                   int                    // reserved transfers signed after, signatures refused
+	perWallet                                               map[common.Address]int // transfers each wallet sent
 
 	lost, doubleSettled, overdrafts int
 	violations                      []string // invariant violations, described
@@ -83,6 +86,13 @@ func (r *report) shortfalls() []string {
 	if r.flakySigner && (r.signedLater == 0 || r.rejected == 0) {
 		out = append(out, "the flaky signer never signed a reservation or never had a signature refused")
 	}
+	if len(r.perWallet) > 1 {
+		for w, n := range r.perWallet {
+			if n == 0 {
+				out = append(out, fmt.Sprintf("wallet %s carried no transfer", w.Hex()))
+			}
+		}
+	}
 	if r.started < r.children {
 		out = append(out, fmt.Sprintf("%d of %d children never started", r.children-r.started, r.children))
 	}
@@ -96,7 +106,14 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "transfers accepted          %d (%d logged by submitters after Submit returned)\n", r.accepted, r.logged)
 	fmt.Fprintf(w, "submits refused             %d insufficient funds, %d account locked; %d idempotent replays returned the original\n", r.insufficient, r.locked, r.replays)
 	fmt.Fprintf(w, "final                       %d: %d SUCCESSFUL, %d FAILED reverted, %d FAILED voided\n", r.settled(), r.successful, r.reverted, r.voided)
-	fmt.Fprintf(w, "signed attempts             %d (%d cancels), %d of the wallet's transactions on chain\n", r.attempts, r.cancels, r.landed)
+	fmt.Fprintf(w, "signed attempts             %d (%d cancels), %d of the wallets' transactions on chain\n", r.attempts, r.cancels, r.landed)
+	if len(r.perWallet) > 1 {
+		fmt.Fprintf(w, "transfers per wallet       ")
+		for _, addr := range slices.SortedFunc(maps.Keys(r.perWallet), common.Address.Cmp) {
+			fmt.Fprintf(w, " %s…: %d", addr.Hex()[:8], r.perWallet[addr])
+		}
+		fmt.Fprintln(w)
+	}
 	if r.flakySigner {
 		fmt.Fprintf(w, "flaky signer                %d reservations signed after their commit; %d signatures refused for not matching the request\n", r.signedLater, r.rejected)
 	}
@@ -150,11 +167,20 @@ type attempt struct {
 	cancel bool
 }
 
-// audit checks the ledger in db against the chain and the accepted logs
-// in logDir. Its own errors (an unreadable file, a failing query) are
+// walletNonce names a nonce of one wallet: each has its own sequence.
+type walletNonce struct {
+	wallet common.Address
+	nonce  uint64
+}
+
+// audit checks the ledger in db against the chain, whose hot wallets are
+// wallets, and the accepted logs in logDir. Its own errors (an unreadable file, a failing query) are
 // returned; findings go into the report.
-func audit(ctx context.Context, db *sql.DB, ch chainReader, rdb *redis.Client, prefix string, wallet common.Address, logDir string) (*report, error) {
-	r := &report{}
+func audit(ctx context.Context, db *sql.DB, ch chainReader, rdb *redis.Client, prefix string, wallets []common.Address, logDir string) (*report, error) {
+	r := &report{perWallet: map[common.Address]int{}}
+	for _, w := range wallets {
+		r.perWallet[w] = 0
+	}
 	rows, err := loadRows(ctx, db)
 	if err != nil {
 		return nil, err
@@ -196,14 +222,19 @@ func audit(ctx context.Context, db *sql.DB, ch chainReader, rdb *redis.Client, p
 	// what the chain decided, not what the row says.
 	outflow := map[int64]*big.Int{}
 	held := map[int64]*big.Int{}
-	byNonce := map[uint64]int64{}
+	byNonce := map[walletNonce]int64{}
 	ours := map[common.Hash]int64{}
 	for _, t := range rows {
-		if other, dup := byNonce[t.nonce]; dup && t.sender == wallet {
-			r.doubleSettled++
-			r.violate("transfers %d and %d share nonce %d", other, t.id, t.nonce)
+		if _, ok := r.perWallet[t.sender]; !ok {
+			r.violate("transfer %d was sent by %s, none of the soak's wallets", t.id, t.sender.Hex())
 		}
-		byNonce[t.nonce] = t.id
+		r.perWallet[t.sender]++
+		key := walletNonce{t.sender, t.nonce}
+		if other, dup := byNonce[key]; dup {
+			r.doubleSettled++
+			r.violate("transfers %d and %d share nonce %d of wallet %s", other, t.id, t.nonce, t.sender.Hex())
+		}
+		byNonce[key] = t.id
 		for _, a := range attempts[t.id] {
 			ours[a.hash] = t.id
 			r.attempts++
@@ -269,10 +300,10 @@ func audit(ctx context.Context, db *sql.DB, ch chainReader, rdb *redis.Client, p
 		r.violate("money not conserved: deposits %s, current %s + settled outflows %s = %s", totalCredits, totalCurrent, totalOut, sum)
 	}
 
-	// Nothing left the wallet that the ledger does not know: every
-	// transaction of the wallet on chain is a recorded attempt of the
+	// Nothing left a wallet that the ledger does not know: every
+	// transaction of a wallet on chain is a recorded attempt of the
 	// transfer that holds its nonce.
-	return r, scanWallet(ctx, ch, wallet, rows, byNonce, ours, r)
+	return r, scanWallets(ctx, ch, wallets, rows, byNonce, ours, r)
 }
 
 // checkFinal checks a final transfer against the chain and returns what
@@ -347,17 +378,17 @@ func checkFinal(ctx context.Context, ch chainReader, t row, as []attempt, r *rep
 	}
 }
 
-// scanWallet reads every block and checks each transaction the wallet
-// sent: it must be a recorded attempt of the transfer with its nonce, and
-// every final transfer voided without a landed attempt must have its
-// nonce taken.
-func scanWallet(ctx context.Context, ch chainReader, wallet common.Address, rows map[int64]row, byNonce map[uint64]int64, ours map[common.Hash]int64, r *report) error {
+// scanWallets reads every block and checks each transaction a wallet
+// sent: it must be a recorded attempt of the transfer with its wallet and
+// nonce, and every final transfer voided without a landed attempt must
+// have its nonce taken.
+func scanWallets(ctx context.Context, ch chainReader, wallets []common.Address, rows map[int64]row, byNonce map[walletNonce]int64, ours map[common.Hash]int64, r *report) error {
 	head, err := ch.BlockNumber(ctx)
 	if err != nil {
 		return err
 	}
 	signer := types.LatestSignerForChainID(big.NewInt(1337))
-	taken := map[uint64]bool{}
+	taken := map[walletNonce]bool{}
 	for n := uint64(0); n <= head; n++ {
 		b, err := ch.BlockByNumber(ctx, new(big.Int).SetUint64(n))
 		if err != nil {
@@ -365,22 +396,23 @@ func scanWallet(ctx context.Context, ch chainReader, wallet common.Address, rows
 		}
 		for _, tx := range b.Transactions() {
 			from, err := types.Sender(signer, tx)
-			if err != nil || from != wallet {
+			if err != nil || !slices.Contains(wallets, from) {
 				continue
 			}
 			r.landed++
-			taken[tx.Nonce()] = true
+			key := walletNonce{from, tx.Nonce()}
+			taken[key] = true
 			id, ok := ours[tx.Hash()]
 			switch {
 			case !ok:
-				r.violate("the wallet sent %s (nonce %d) in block %d, which no transfer recorded", tx.Hash().Hex(), tx.Nonce(), n)
-			case byNonce[tx.Nonce()] != id:
+				r.violate("wallet %s sent %s (nonce %d) in block %d, which no transfer recorded", from.Hex(), tx.Hash().Hex(), tx.Nonce(), n)
+			case byNonce[key] != id:
 				r.violate("%s in block %d is an attempt of transfer %d with nonce %d", tx.Hash().Hex(), n, id, tx.Nonce())
 			}
 		}
 	}
 	for _, t := range rows {
-		if t.status.Final() && !taken[t.nonce] {
+		if t.status.Final() && !taken[walletNonce{t.sender, t.nonce}] {
 			r.violate("transfer %d is %s, but nonce %d was never used on chain", t.id, t.status, t.nonce)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 func TestReadLogs(t *testing.T) {
@@ -56,7 +58,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"-duration", "0"}, {"-workers", "0"}, {"-role", "both"}, {"-accounts", "1"}, {"-min-accepted", "-1"},
-		{"-reorg-every", "1s", "-confirmations", "1"}, {"extra"},
+		{"-reorg-every", "1s", "-confirmations", "1"}, {"extra"}, {"-wallets", "0"}, {"-signer", "remote"},
 	} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
@@ -87,6 +89,11 @@ func TestVerdict(t *testing.T) {
 		{"no kill", func(r *report) { r.kills = 0 }, "no SIGKILL"},
 		{"no account ran dry", func(r *report) { r.insufficient = 0 }, "insufficient funds"},
 		{"a child never started", func(r *report) { r.started = 4 }, "1 of 5 children never started"},
+		{"every wallet sent", func(r *report) { r.perWallet = map[common.Address]int{{1}: 300, {2}: 600} }, ""},
+		{"a wallet sent nothing", func(r *report) { r.perWallet = map[common.Address]int{{1}: 900, {2}: 0} }, "carried no transfer"},
+		{"one wallet", func(r *report) { r.perWallet = map[common.Address]int{{1}: 900} }, ""},
+		{"flaky signer at work", func(r *report) { r.flakySigner, r.signedLater, r.rejected = true, 900, 20 }, ""},
+		{"flaky signer never lied", func(r *report) { r.flakySigner, r.signedLater = true, 900 }, "never had a signature refused"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := busy()

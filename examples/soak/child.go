@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,12 +61,25 @@ func dialChain(ctx context.Context, c config, key *ecdsa.PrivateKey) (*chain.Cha
 	return chain.DialWithSigner(ctx, c.rpc, signer, opts)
 }
 
+// walletKeys parses keyEnv's value: one hex private key per wallet.
+func walletKeys(v string) ([]*ecdsa.PrivateKey, error) {
+	var keys []*ecdsa.PrivateKey
+	for _, h := range strings.Split(v, ",") {
+		key, err := crypto.HexToECDSA(h)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a comma-separated list of hex private keys", keyEnv)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
 // runChild is a submitter or a worker until ctx is done or it is killed.
 func runChild(ctx context.Context, c config) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	key, err := crypto.HexToECDSA(os.Getenv(keyEnv))
+	keys, err := walletKeys(os.Getenv(keyEnv))
 	if err != nil {
-		return fmt.Errorf("%s is not a hex private key", keyEnv)
+		return err
 	}
 	opt, err := goredis.ParseURL(c.redisURL)
 	if err != nil {
@@ -78,12 +92,18 @@ func runChild(ctx context.Context, c config) error {
 		return err
 	}
 	defer store.Close()
-	ch, err := dialChain(ctx, c, key)
-	if err != nil {
-		return err
+	chains := make([]consolidate.Chain, len(keys))
+	for i, key := range keys {
+		ch, err := dialChain(ctx, c, key)
+		if err != nil {
+			return err
+		}
+		defer ch.Close()
+		chains[i] = ch
 	}
-	defer ch.Close()
-	svc, err := consolidate.New(store, ch, serviceConfig(c, cl, log))
+	cfg := serviceConfig(c, cl, log)
+	cfg.Wallets = chains[1:]
+	svc, err := consolidate.New(store, chains[0], cfg)
 	if err != nil {
 		return err
 	}

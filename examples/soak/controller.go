@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/go-consolidate/consolidate/chain/chaintest"
@@ -76,7 +78,11 @@ func runController(ctx context.Context, c config) (bool, error) {
 	}
 	defer rdb.Close()
 
-	sim, err := chaintest.New(&chaintest.Options{ServeIPC: true})
+	keys, wallets, err := newWallets(c.wallets)
+	if err != nil {
+		return false, err
+	}
+	sim, err := chaintest.New(&chaintest.Options{ServeIPC: true, Key: keys[0], Fund: wallets[1:]})
 	if err != nil {
 		return false, err
 	}
@@ -103,10 +109,14 @@ func runController(ctx context.Context, c config) (bool, error) {
 	if c.reorgEvery > 0 {
 		reorg = "head reorg every ~" + c.reorgEvery.String()
 	}
-	fmt.Printf("soak: seed %d, %d submitters and %d workers (%d threads each), SIGKILL every ~%v for %v, %d accounts, block every %v, %s, %d confirmations, ledger %s\n",
-		seed, c.submitters, c.workers, c.threads, c.killEvery, c.duration, c.accounts, c.block, reorg, c.confirmations, ledgerName(c))
+	fmt.Printf("soak: seed %d, %d submitters and %d workers (%d threads each), SIGKILL every ~%v for %v, %d accounts, block every %v, %s, %d confirmations, %d wallets, ledger %s\n",
+		seed, c.submitters, c.workers, c.threads, c.killEvery, c.duration, c.accounts, c.block, reorg, c.confirmations, c.wallets, ledgerName(c))
 
-	env := append(os.Environ(), keyEnv+"="+hex.EncodeToString(crypto.FromECDSA(sim.Key())), postgresEnv+"="+c.postgres)
+	hexKeys := make([]string, len(keys))
+	for i, k := range keys {
+		hexKeys[i] = hex.EncodeToString(crypto.FromECDSA(k))
+	}
+	env := append(os.Environ(), keyEnv+"="+strings.Join(hexKeys, ","), postgresEnv+"="+c.postgres)
 	exe, err := os.Executable()
 	if err != nil {
 		return false, err
@@ -192,7 +202,7 @@ func runController(ctx context.Context, c config) (bool, error) {
 	stopMining()
 	<-minerDone
 
-	r, err := audit(ctx, db, sim.Client(), rdb, c.prefix, sim.Sender(), c.logDir)
+	r, err := audit(ctx, db, sim.Client(), rdb, c.prefix, wallets, c.logDir)
 	if err != nil {
 		return false, fmt.Errorf("audit: %w", err)
 	}
@@ -205,6 +215,21 @@ func runController(ctx context.Context, c config) (bool, error) {
 		f.showLogs()
 	}
 	return r.ok(), nil
+}
+
+// newWallets makes n hot wallets' keys and addresses; the first is the
+// chain's own sending wallet, the rest are funded at genesis.
+func newWallets(n int) ([]*ecdsa.PrivateKey, []common.Address, error) {
+	keys := make([]*ecdsa.PrivateKey, n)
+	addrs := make([]common.Address, n)
+	for i := range keys {
+		k, err := crypto.GenerateKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		keys[i], addrs[i] = k, crypto.PubkeyToAddress(k.PublicKey)
+	}
+	return keys, addrs, nil
 }
 
 // fund creates the accounts (IDs 1 to c.accounts in a new ledger) and

@@ -36,8 +36,9 @@ import (
 	"time"
 )
 
-// keyEnv carries the wallet key to the children, and postgresEnv the DSN,
-// which may hold a password: flags show up in ps.
+// keyEnv carries the wallets' keys to the children (hex, comma separated,
+// New's wallet first), and postgresEnv the DSN, which may hold a password:
+// flags show up in ps.
 const (
 	keyEnv      = "CONSOLIDATE_SOAK_KEY"
 	postgresEnv = "CONSOLIDATE_POSTGRES_DSN"
@@ -66,6 +67,7 @@ type config struct {
 	confirmations uint64
 	stuckAfter    time.Duration
 	signer        string
+	wallets       int
 
 	// children
 	role     string
@@ -97,6 +99,7 @@ func parseFlags(args []string) (config, error) {
 	fs.Uint64Var(&c.confirmations, "confirmations", 2, "blocks deep a transfer must be to be final")
 	fs.DurationVar(&c.stuckAfter, "stuck-after", 10*time.Second, "re-sign a transfer with bumped fees after it waited this long unmined")
 	fs.StringVar(&c.signer, "signer", "local", "how the wallet signs: local (a key in memory, inside the store's write) or flaky (a signer that does I/O and is slow, fails, hangs and lies now and then)")
+	fs.IntVar(&c.wallets, "wallets", 1, "hot wallets the transfers are spread over, each with its own key and nonces")
 	fs.StringVar(&c.role, "role", "", "submitter or worker: run as a child (set by the controller)")
 	fs.IntVar(&c.index, "index", 0, "child number within its role (set by the controller)")
 	fs.StringVar(&c.prefix, "prefix", "", "prefix of this soak's Redis keys (set by the controller)")
@@ -114,8 +117,8 @@ func parseFlags(args []string) (config, error) {
 		return config{}, fmt.Errorf("-duration, -kill-every, -block, -drain-timeout and -stuck-after must be positive")
 	case c.reorgEvery < 0:
 		return config{}, fmt.Errorf("-reorg-every must not be negative")
-	case c.submitters < 1 || c.workers < 1 || c.threads < 1 || c.accounts < 2:
-		return config{}, fmt.Errorf("-submitters, -workers and -threads must be at least 1, -accounts at least 2 (one to run dry, one to top up)")
+	case c.submitters < 1 || c.workers < 1 || c.threads < 1 || c.wallets < 1 || c.accounts < 2:
+		return config{}, fmt.Errorf("-submitters, -workers, -threads and -wallets must be at least 1, -accounts at least 2 (one to run dry, one to top up)")
 	case c.postgres != "" && c.db != "":
 		return config{}, fmt.Errorf("-db and -postgres both name a ledger; give one")
 	case c.minAccepted < 0:
