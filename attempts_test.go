@@ -18,8 +18,8 @@ type quoteChain struct {
 	quote func(consolidate.Quote) consolidate.Quote
 }
 
-func (c *quoteChain) Quote(ctx context.Context, to common.Address, amount *big.Int) (consolidate.Quote, error) {
-	q, err := c.Chain.Quote(ctx, to, amount)
+func (c *quoteChain) Quote(ctx context.Context, t consolidate.Transfer) (consolidate.Quote, error) {
+	q, err := c.Chain.Quote(ctx, t)
 	if err != nil || c.quote == nil {
 		return q, err
 	}
@@ -273,13 +273,13 @@ func TestRejectedTransferDoesNotBlockLaterNonces(t *testing.T) {
 // above tx's price.
 func takeNonce(t *testing.T, qc *quoteChain, tx consolidate.Transaction) {
 	t.Helper()
-	q, err := qc.Chain.Quote(t.Context(), bob, wei(1))
+	q, err := qc.Chain.Quote(t.Context(), consolidate.Transfer{To: bob, Amount: wei(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q.GasTipCap = new(big.Int).Mul(q.GasTipCap, big.NewInt(3))
 	q.GasFeeCap = new(big.Int).Mul(q.GasFeeCap, big.NewInt(3))
-	foreign, err := qc.Chain.Sign(t.Context(), tx.Nonce, bob, wei(1), q)
+	foreign, err := qc.Chain.Sign(t.Context(), tx.Nonce, consolidate.Transfer{To: bob, Amount: wei(1)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,19 +26,19 @@ type pendingChain struct {
 func (c *pendingChain) Sender() common.Address                  { return common.HexToAddress("0xfeed") }
 func (c *pendingChain) Nonce(context.Context) (uint64, error)   { return 0, nil }
 func (c *pendingChain) Broadcast(context.Context, []byte) error { return nil }
-func (c *pendingChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (c *pendingChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	return consolidate.Quote{GasLimit: 21000, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(2)}, nil
 }
 
 func (c *pendingChain) SignsOffline() bool { return true }
 
-func (c *pendingChain) Sign(_ context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
-	raw := binary.BigEndian.AppendUint64(to.Bytes(), nonce)
+func (c *pendingChain) Sign(_ context.Context, nonce uint64, t consolidate.Transfer, q consolidate.Quote) (consolidate.SignedTx, error) {
+	raw := binary.BigEndian.AppendUint64(t.To.Bytes(), nonce)
 	return consolidate.SignedTx{Hash: sha256.Sum256(raw), Raw: raw}, nil
 }
 
 func (c *pendingChain) SignCancel(ctx context.Context, nonce uint64, q consolidate.Quote) (consolidate.SignedTx, error) {
-	return c.Sign(ctx, nonce, c.Sender(), big.NewInt(0), q)
+	return c.Sign(ctx, nonce, consolidate.Transfer{To: c.Sender(), Amount: big.NewInt(0)}, q)
 }
 
 func (c *pendingChain) Bump(_ context.Context, q consolidate.Quote) (consolidate.Quote, error) {

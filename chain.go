@@ -20,14 +20,15 @@ type Chain interface {
 	// Nonce returns the next nonce of the sending wallet, counting
 	// transactions in the node's mempool.
 	Nonce(ctx context.Context) (uint64, error)
-	// Quote returns the gas limit and fee caps to sign a transfer of amount
-	// to to now. It may do I/O.
-	Quote(ctx context.Context, to common.Address, amount *big.Int) (Quote, error)
-	// Sign builds and signs a transfer with the given nonce and quote. It
-	// may do I/O (a remote signer, a KMS) unless the Chain reports
-	// otherwise through OfflineSigning. A signature that does not match
-	// the request fails with an error wrapping ErrSignerMismatch.
-	Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q Quote) (SignedTx, error)
+	// Quote returns the gas limit and fee caps to sign transfer t now. It
+	// may do I/O.
+	Quote(ctx context.Context, t Transfer) (Quote, error)
+	// Sign builds and signs transfer t with the given nonce and quote: a
+	// payment of ether, or a call of the token's transfer. It may do I/O
+	// (a remote signer, a KMS) unless the Chain reports otherwise through
+	// OfflineSigning. A signature that does not match the request fails
+	// with an error wrapping ErrSignerMismatch.
+	Sign(ctx context.Context, nonce uint64, t Transfer, q Quote) (SignedTx, error)
 	// SignCancel signs a zero-value transfer from the sending wallet to
 	// itself with the given nonce and quote: a replacement that, once
 	// included, consumes the nonce so no other attempt for it can land.
@@ -112,4 +113,7 @@ type ChainStatus struct {
 	BlockHash     common.Hash
 	Fee           *big.Int // gasUsed × effectiveGasPrice
 	Confirmations uint64   // head − BlockNumber + 1
+	// Transfers are the ERC-20 Transfer events in the receipt: the
+	// evidence that a token transfer moved what it was asked to.
+	Transfers []TokenTransfer
 }

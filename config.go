@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -142,8 +143,13 @@ type Config struct {
 
 	// Fee is what the account is charged per transfer, on top of the
 	// amount, whatever the chain takes. Defaults to 50 000 000 000 000 wei
-	// (0.00005 ETH); a zero value (not nil) charges nothing.
+	// (0.00005 ETH); a zero value (not nil) charges nothing. It applies to
+	// ether accounts; a token's accounts pay Token.Fee.
 	Fee *big.Int
+	// Tokens are the ERC-20 tokens accounts may hold besides ether (see
+	// "Tokens" in the package docs). Every wallet's Chain must implement
+	// TokenReader when there are any. Defaults to none: ether only.
+	Tokens []Token
 
 	// Logger receives what the background work cannot return.
 	// Defaults to slog.Default().
@@ -222,6 +228,14 @@ func (c *Config) withDefaults() Config {
 		out.Fee = DefaultFee
 	}
 	out.Fee = new(big.Int).Set(out.Fee)
+	out.Tokens = append([]Token(nil), out.Tokens...)
+	for i, t := range out.Tokens {
+		if t.Fee == nil {
+			out.Tokens[i].Fee = new(big.Int)
+		} else {
+			out.Tokens[i].Fee = new(big.Int).Set(t.Fee)
+		}
+	}
 	out.EventQueues = append([]string(nil), out.EventQueues...)
 	if out.Logger == nil {
 		out.Logger = slog.Default()
@@ -267,6 +281,18 @@ func (c *Config) validate() error {
 	}
 	if c.Fee.Sign() < 0 || c.Fee.Cmp(maxUint256) > 0 {
 		errs = append(errs, fmt.Errorf("Fee %s is not in [0, 2^256)", c.Fee))
+	}
+	seen := map[common.Address]bool{}
+	for _, t := range c.Tokens {
+		switch {
+		case t.Address == (common.Address{}):
+			errs = append(errs, errors.New("Tokens: a token has the zero address"))
+		case seen[t.Address]:
+			errs = append(errs, fmt.Errorf("Tokens: %s is listed twice", t.Address))
+		case t.Fee.Sign() < 0 || t.Fee.Cmp(maxUint256) > 0:
+			errs = append(errs, fmt.Errorf("Tokens: the fee of %s, %s, is not in [0, 2^256)", t.Address, t.Fee))
+		}
+		seen[t.Address] = true
 	}
 	if err := validateName(c.QueueName, maxQueueNameLen); err != nil {
 		errs = append(errs, fmt.Errorf("QueueName: %v", err))

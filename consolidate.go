@@ -30,6 +30,7 @@ type Service struct {
 	// wallets are the hot wallets, New's chain first; chain also
 	// answers for the network (statuses, fees).
 	wallets []*wallet
+	tokens  *tokens
 	reads   flights
 	waits   waiters
 	// fills orders the cache fills of Get against the refreshes after
@@ -55,10 +56,13 @@ func New(store Store, chain Chain, cfg *Config) (*Service, error) {
 		return nil, err
 	}
 	ws, err := newWallets(chain, c.Wallets)
+	if err == nil {
+		err = checkTokenWallets(ws, c.Tokens)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, wallets: ws, tr: c.TracerProvider.Tracer(scope)}
+	s := &Service{store: store, chain: chain, cfg: c, log: c.Logger, wallets: ws, tokens: newTokens(c.Tokens), tr: c.TracerProvider.Tracer(scope)}
 	s.parked.init()
 	m, err := newInstruments(c.MeterProvider)
 	s.m = m
@@ -90,7 +94,7 @@ func (s *Service) CreateAccount(ctx context.Context) (Account, error) {
 	if err := ctx.Err(); err != nil {
 		return Account{}, err
 	}
-	return s.store.CreateAccount(ctx)
+	return s.store.CreateAccount(ctx, NewAccount{})
 }
 
 // CreateAccountWithKey creates an account with zero balances once per
@@ -104,7 +108,7 @@ func (s *Service) CreateAccountWithKey(ctx context.Context, key string) (Account
 	if err := checkReference("account key", key); err != nil {
 		return Account{}, err
 	}
-	return s.store.CreateAccountWithKey(ctx, key)
+	return s.store.CreateAccount(ctx, NewAccount{Key: key})
 }
 
 // Account returns an account's balances.
@@ -161,15 +165,30 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 	if err := s.checkSubmit(ctx, req); err != nil {
 		return Transaction{}, false, err
 	}
-	w := s.pick()
+	asset, err := s.assetOf(ctx, req.AccountID)
+	if err != nil {
+		return Transaction{}, false, err
+	}
+	fee, err := s.fee(asset)
+	if err != nil {
+		return Transaction{}, false, err
+	}
+	if new(big.Int).Add(req.Amount, fee).Cmp(maxUint256) > 0 {
+		return Transaction{}, false, fmt.Errorf("%w: amount plus fee exceeds 2^256-1", ErrInvalidAmount)
+	}
+	t := Transfer{Token: asset, To: req.To, Amount: req.Amount}
+	w, err := s.pickFor(ctx, t)
+	if err != nil {
+		return Transaction{}, false, err
+	}
 	if err := s.syncNonce(ctx, w); err != nil {
 		return Transaction{}, false, err
 	}
-	quote, err := w.chain.Quote(ctx, req.To, req.Amount)
+	quote, err := w.chain.Quote(ctx, t)
 	if err != nil {
 		return Transaction{}, false, wrap("quote fees", err)
 	}
-	tx, created, err := s.record(ctx, w, req, quote)
+	tx, created, err := s.record(ctx, w, req, t, fee, quote)
 	if err != nil {
 		return Transaction{}, false, err
 	}
@@ -203,7 +222,7 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 // guards the store's submit; what follows touches no balance and may run
 // concurrently with the account's next submit. It is released on every
 // path, a panic in the store or the signer included.
-func (s *Service) record(ctx context.Context, w *wallet, req SubmitRequest, quote Quote) (Transaction, bool, error) {
+func (s *Service) record(ctx context.Context, w *wallet, req SubmitRequest, t Transfer, fee *big.Int, quote Quote) (Transaction, bool, error) {
 	unlock, err := s.lockAccount(ctx, req.AccountID)
 	if err != nil {
 		return Transaction{}, false, err
@@ -214,8 +233,9 @@ func (s *Service) record(ctx context.Context, w *wallet, req SubmitRequest, quot
 		AccountID:      req.AccountID,
 		From:           w.addr,
 		To:             req.To,
+		Token:          t.Token,
 		Amount:         new(big.Int).Set(req.Amount),
-		FeeTotal:       new(big.Int).Set(s.cfg.Fee),
+		FeeTotal:       new(big.Int).Set(fee),
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    requestHash(req),
 		Quote:          quote,
@@ -224,7 +244,7 @@ func (s *Service) record(ctx context.Context, w *wallet, req SubmitRequest, quot
 	}
 	var sign SignFunc // nil: reserve, and sign after the store's write
 	if w.offline {
-		sign = func(nonce uint64) (SignedTx, error) { return s.signOffline(ctx, w, nonce, req, quote) }
+		sign = func(nonce uint64) (SignedTx, error) { return s.signOffline(ctx, w, nonce, t, quote) }
 	}
 	ctx, span := s.tr.Start(ctx, spanStoreSubmit)
 	tx, created, err := s.store.Submit(ctx, p, sign)
@@ -235,9 +255,9 @@ func (s *Service) record(ctx context.Context, w *wallet, req SubmitRequest, quot
 // signOffline signs the transfer being submitted with a Chain that does no
 // I/O to sign. The store calls it, perhaps on another goroutine, while its
 // span is open.
-func (s *Service) signOffline(ctx context.Context, w *wallet, nonce uint64, req SubmitRequest, quote Quote) (SignedTx, error) {
+func (s *Service) signOffline(ctx context.Context, w *wallet, nonce uint64, t Transfer, quote Quote) (SignedTx, error) {
 	ctx, span := s.tr.Start(ctx, spanSign)
-	signed, err := w.chain.Sign(ctx, nonce, req.To, req.Amount, quote)
+	signed, err := w.chain.Sign(ctx, nonce, t, quote)
 	endSpan(span, err, true)
 	return signed, err
 }
@@ -257,9 +277,6 @@ func (s *Service) checkSubmit(ctx context.Context, req SubmitRequest) error {
 	}
 	if err := checkAmount(req.Amount); err != nil {
 		return err
-	}
-	if new(big.Int).Add(req.Amount, s.cfg.Fee).Cmp(maxUint256) > 0 {
-		return fmt.Errorf("%w: amount plus fee exceeds 2^256-1", ErrInvalidAmount)
 	}
 	if req.IdempotencyKey != "" {
 		if err := checkReference("idempotency key", req.IdempotencyKey); err != nil {

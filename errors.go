@@ -55,7 +55,9 @@ var (
 	ErrUnderpriced = errors.New("consolidate: transaction underpriced")
 	// ErrWalletUnderfunded: the sending wallet cannot pay for the transfer
 	// plus gas. Returned by Chain.Broadcast; it needs an operator to top the
-	// wallet up, and the Service retries meanwhile.
+	// wallet up, and the Service retries meanwhile. Submit returns it for a
+	// token transfer that no wallet holds enough of the token for, and
+	// stores nothing.
 	ErrWalletUnderfunded = errors.New("consolidate: sending wallet has insufficient funds")
 	// ErrFeeTooHigh: the network's fees are above the configured maximum,
 	// so no quote or bump can be made now. Returned by Chain.Quote and
@@ -71,4 +73,11 @@ var (
 	// one asked for (another recipient, amount, data, nonce, gas, fee,
 	// chain or sender). Nothing it returned was stored or sent.
 	ErrSignerMismatch = errors.New("consolidate: signed transaction does not match the request")
+	// ErrUnknownToken: the token is not one of Config.Tokens, so no
+	// account can be opened in it, and an account holding it cannot be
+	// spent from by this Service.
+	ErrUnknownToken = errors.New("consolidate: token not configured")
+	// ErrWrongAsset: a store was asked to move an asset other than the
+	// one the account holds. Nothing was written.
+	ErrWrongAsset = errors.New("consolidate: the account holds another asset")
 )

@@ -105,8 +105,8 @@ func (f *faultStore) write(method string, key int64, commit func() error) error 
 	return commit()
 }
 
-func (f *faultStore) CreateAccount(ctx context.Context) (a consolidate.Account, err error) {
-	err = f.write("CreateAccount", 0, func() (err error) { a, err = f.Store.CreateAccount(ctx); return err })
+func (f *faultStore) CreateAccount(ctx context.Context, p consolidate.NewAccount) (a consolidate.Account, err error) {
+	err = f.write("CreateAccount", 0, func() (err error) { a, err = f.Store.CreateAccount(ctx, p); return err })
 	return a, err
 }
 

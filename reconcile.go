@@ -310,7 +310,7 @@ func (s *Service) decide(ctx context.Context, cs []check, idx []int) {
 		if c.done {
 			continue
 		}
-		set, done := verdict(c.attempts, c.sts)
+		set, done := verdict(c.tx, c.attempts, c.sts)
 		c.done = done
 		if set != nil {
 			settle, sets = append(settle, i), append(sets, *set)
@@ -322,9 +322,9 @@ func (s *Service) decide(ctx context.Context, cs []check, idx []int) {
 	})
 }
 
-// verdict returns the settlement of the first attempt in a final block, if
-// any, and reports whether an attempt is mined at all.
-func verdict(attempts []Attempt, sts []ChainStatus) (*Settlement, bool) {
+// verdict returns the settlement of the first of tx's attempts in a final
+// block, if any, and reports whether an attempt is mined at all.
+func verdict(tx Transaction, attempts []Attempt, sts []ChainStatus) (*Settlement, bool) {
 	for i, st := range sts {
 		if st.State != TxFinal {
 			continue
@@ -341,7 +341,7 @@ func verdict(attempts []Attempt, sts []ChainStatus) (*Settlement, bool) {
 		switch {
 		case a.Cancel:
 			set.Outcome = OutcomeDropped
-		case !st.Success:
+		case !delivered(tx, st):
 			set.Outcome = OutcomeReverted
 		}
 		return &set, true

@@ -190,7 +190,7 @@ func (s *Service) send(ctx context.Context, w *wallet, tx Transaction, a Attempt
 func (s *Service) replace(ctx context.Context, w *wallet, tx Transaction, prev Quote, cancel bool) error {
 	if prev.GasLimit == 0 || prev.GasTipCap == nil || prev.GasFeeCap == nil {
 		// An attempt stored without its quote: price from today's fees.
-		fresh, err := w.chain.Quote(ctx, tx.To, tx.Amount)
+		fresh, err := w.chain.Quote(ctx, transferOf(tx))
 		if err != nil {
 			return wrap(fmt.Sprintf("quote replacement of transaction %d", tx.ID), err)
 		}

@@ -45,7 +45,7 @@ func (s *Service) signAttempt(ctx context.Context, w *wallet, tx Transaction, q 
 	if cancel {
 		signed, err = w.chain.SignCancel(sctx, tx.Nonce, q)
 	} else {
-		signed, err = w.chain.Sign(sctx, tx.Nonce, tx.To, tx.Amount, q)
+		signed, err = w.chain.Sign(sctx, tx.Nonce, transferOf(tx), q)
 	}
 	stop()
 	endSpan(span, err, true)
@@ -96,7 +96,7 @@ func (s *Service) signLater(ctx context.Context, c *check) error {
 	if w == nil {
 		return fmt.Errorf("%w: transfer %d is reserved for %s, no wallet of this Service, and waits for its signature", ErrOtherWallet, c.tx.ID, c.tx.From)
 	}
-	q, err := w.chain.Quote(ctx, c.tx.To, c.tx.Amount)
+	q, err := w.chain.Quote(ctx, transferOf(c.tx))
 	if err != nil {
 		return wrap(fmt.Sprintf("quote transaction %d", c.tx.ID), err)
 	}

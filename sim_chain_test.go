@@ -194,7 +194,7 @@ func (c *simChain) nonce(from common.Address) (uint64, error) {
 	return n, nil
 }
 
-func (c *simChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (c *simChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.fail("quote", 0); err != nil {

@@ -100,12 +100,12 @@ func (ch crashChain) SignsOffline() bool { return ch.simChain.signsOffline() }
 
 func (ch crashChain) Nonce(context.Context) (uint64, error) { return ch.simChain.nonce(ch.addr) }
 
-func (ch crashChain) Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+func (ch crashChain) Sign(ctx context.Context, nonce uint64, t consolidate.Transfer, q consolidate.Quote) (consolidate.SignedTx, error) {
 	ch.s.crash.at("sign: after reserve, before sign")
 	if err := ch.signFault(ctx, ch.addr, nonce); err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	signed, err := ch.sign(ch.addr, nonce, to, amount, q, false)
+	signed, err := ch.sign(ch.addr, nonce, t.To, t.Amount, q, false)
 	ch.s.crash.at("sign: after sign, before store")
 	return signed, err
 }

@@ -19,12 +19,12 @@ import (
 // ErrInsufficientFunds, ErrIdempotencyConflict, ErrNotPending) where one
 // applies. The conformance suite in store/storetest checks all of this.
 type Store interface {
-	// CreateAccount creates an empty account.
-	CreateAccount(ctx context.Context) (Account, error)
-	// CreateAccountWithKey creates an empty account once per key (1 to
-	// 255 bytes): a repeated key returns the account created with it, as
-	// it stands, so that a retried request does not open a second one.
-	CreateAccountWithKey(ctx context.Context, key string) (Account, error)
+	// CreateAccount creates an empty account holding p.Token (ether when
+	// zero). With a p.Key (1 to 255 bytes) it does so once per key: a
+	// repeated key returns the account created with it, as it stands, so
+	// that a retried request does not open a second one; a repeated key
+	// with another token is ErrIdempotencyConflict.
+	CreateAccount(ctx context.Context, p NewAccount) (Account, error)
 	// Account returns one account, or ErrNotFound.
 	Account(ctx context.Context, id int64) (Account, error)
 	// Credit adds amount (> 0) to both balances of the account, once per
@@ -134,11 +134,20 @@ type Store interface {
 	Close() error
 }
 
+// NewAccount is what Store.CreateAccount creates.
+type NewAccount struct {
+	Token common.Address // the ERC-20 token the account holds; zero for ether
+	Key   string         // makes the creation idempotent; empty for none
+}
+
 // SubmitParams is a validated transfer request as handed to Store.Submit.
 type SubmitParams struct {
-	AccountID      int64
-	From           common.Address
-	To             common.Address
+	AccountID int64
+	From      common.Address
+	To        common.Address
+	// Token is the asset the transfer moves, which must be the account's
+	// (else the store refuses it with ErrWrongAsset); zero for ether.
+	Token          common.Address
 	Amount         *big.Int
 	FeeTotal       *big.Int
 	IdempotencyKey string   // empty for none

@@ -27,7 +27,11 @@ func (s Status) Final() bool { return s == StatusSuccessful || s == StatusFailed
 // Always 0 ≤ Available ≤ Current, and Current − Available equals the sum of
 // Amount + FeeTotal over the account's PENDING transactions.
 type Account struct {
-	ID        int64
+	ID int64
+	// Token is the ERC-20 contract of the asset the account holds, or the
+	// zero address for ether. It never changes; balances, holds and fees
+	// are in the asset's smallest unit.
+	Token     common.Address
 	Available *big.Int
 	Current   *big.Int
 	CreatedAt time.Time
@@ -35,14 +39,15 @@ type Account struct {
 }
 
 // Transaction is one transfer from the service's sending wallet to To, paid
-// for by the account AccountID.
+// for by the account AccountID, in the account's asset.
 type Transaction struct {
 	ID        int64
 	AccountID int64
 	From      common.Address // the sending wallet
 	To        common.Address
-	Amount    *big.Int // wei sent to To
-	FeeTotal  *big.Int // wei charged to the account as fee
+	Token     common.Address // the account's token contract; zero for ether
+	Amount    *big.Int       // sent to To, in the asset's smallest unit
+	FeeTotal  *big.Int       // charged to the account as fee, in the asset's smallest unit
 	// FeeBlockchain is what the chain took (gasUsed × effectiveGasPrice);
 	// nil until the transaction is final and was mined.
 	FeeBlockchain *big.Int
@@ -71,11 +76,14 @@ type Outcome int
 // Outcomes, each with its balance effect (see "Money" in the
 // package documentation).
 const (
-	// OutcomeSuccess: mined with receipt status 1 and final.
+	// OutcomeSuccess: mined with receipt status 1 and final; for a token,
+	// the receipt also carries its Transfer event as asked.
 	// current −= amount + fee_total.
 	OutcomeSuccess Outcome = iota + 1
-	// OutcomeReverted: mined with receipt status 0 and final. The amount is
-	// refunded, the fee is charged: available += amount; current −= fee_total.
+	// OutcomeReverted: mined with receipt status 0 and final, or, for a
+	// token, mined without the token's Transfer event of the amount to
+	// the recipient (see Token). The amount is refunded, the fee is
+	// charged: available += amount; current −= fee_total.
 	OutcomeReverted
 	// OutcomeDropped: provably never landing. Full refund:
 	// available += amount + fee_total.

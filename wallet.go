@@ -1,8 +1,10 @@
 package consolidate
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,27 +97,46 @@ func (s *Service) pick() *wallet {
 	if len(s.wallets) == 1 {
 		return s.wallets[0]
 	}
+	return s.ranked()[0]
+}
+
+// ranked orders the wallets as pick prefers them: those in rotation by
+// open transfers, fewest first, then the rest by how soon they return,
+// the earliest in the configuration first on a tie.
+func (s *Service) ranked() []*wallet {
+	if len(s.wallets) == 1 {
+		return s.wallets
+	}
+	type rank struct {
+		w     *wallet
+		out   bool
+		open  uint64
+		until time.Time
+	}
 	now := time.Now()
-	var best *wallet
-	var bestOpen uint64
-	for _, w := range s.wallets {
+	rs := make([]rank, len(s.wallets))
+	for i, w := range s.wallets {
 		w.mu.Lock()
-		in, open := w.inRotation(now), w.next-min(w.final, w.next)
+		rs[i] = rank{w: w, out: !w.inRotation(now), open: w.next - min(w.final, w.next), until: w.outUntil}
 		w.mu.Unlock()
-		if in && (best == nil || open < bestOpen) {
-			best, bestOpen = w, open
+	}
+	slices.SortStableFunc(rs, func(a, b rank) int {
+		switch {
+		case a.out != b.out:
+			if a.out {
+				return 1
+			}
+			return -1
+		case !a.out:
+			return cmp.Compare(a.open, b.open)
 		}
+		return a.until.Compare(b.until)
+	})
+	out := make([]*wallet, len(rs))
+	for i, r := range rs {
+		out[i] = r.w
 	}
-	if best != nil {
-		return best
-	}
-	best = s.wallets[0]
-	for _, w := range s.wallets[1:] {
-		if w.outUntil.Before(best.outUntil) {
-			best = w
-		}
-	}
-	return best
+	return out
 }
 
 // inRotation reports whether new transfers may go to w. w.mu is held.

@@ -62,7 +62,7 @@ func TestBumpSentDuringACheckIsSeen(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		signed, err := e.chain.Sign(t.Context(), tx.Nonce, tx.To, tx.Amount, q)
+		signed, err := e.chain.Sign(t.Context(), tx.Nonce, consolidate.Transfer{To: tx.To, Amount: tx.Amount}, q)
 		if err != nil {
 			t.Error(err)
 			return

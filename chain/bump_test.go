@@ -25,11 +25,11 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 	ctx := t.Context()
 	to := randomAddress(t)
 	amount := big.NewInt(1000)
-	q, err := c.Quote(ctx, to, amount)
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: amount})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.Sign(t.Context(), 0, to, amount, q)
+	first, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: amount}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 	}
 
 	// Re-signed at the same price, the node keeps the original.
-	same, err := c.Sign(t.Context(), 0, to, big.NewInt(1001), q)
+	same, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(1001)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 		bumped.GasTipCap.Cmp(tenPercentUp(q.GasTipCap)) < 0 || bumped.GasFeeCap.Cmp(tenPercentUp(q.GasFeeCap)) < 0 {
 		t.Fatalf("bumped %+v from %+v: not 10 %% up with the same gas limit", bumped, q)
 	}
-	second, err := c.Sign(t.Context(), 0, to, amount, bumped)
+	second, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: amount}, bumped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestBumpReplacesPendingTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	third, err := c.Sign(t.Context(), 0, to, amount, again)
+	third, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: amount}, again)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +94,11 @@ func TestBumpIsJustEnough(t *testing.T) {
 	_, c := setup(t, &chain.Options{GasTipCap: big.NewInt(1e9)})
 	ctx := t.Context()
 	to := randomAddress(t)
-	q, err := c.Quote(ctx, to, big.NewInt(1))
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: big.NewInt(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.Sign(t.Context(), 0, to, big.NewInt(1), q)
+	first, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(1)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,14 +114,14 @@ func TestBumpIsJustEnough(t *testing.T) {
 	}
 	short := bumped
 	short.GasTipCap = new(big.Int).Sub(bumped.GasTipCap, big.NewInt(1))
-	low, err := c.Sign(t.Context(), 0, to, big.NewInt(1), short)
+	low, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(1)}, short)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Broadcast(ctx, low.Raw); !errors.Is(err, chain.ErrUnderpriced) {
 		t.Fatalf("tip a wei short of 10 %%: %v, want ErrUnderpriced", err)
 	}
-	enough, err := c.Sign(t.Context(), 0, to, big.NewInt(1), bumped)
+	enough, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(1)}, bumped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestBumpFollowsTheNetwork(t *testing.T) {
 	// 10 % raise.
 	sim, c := setup(t, &chain.Options{GasTipCap: big.NewInt(1)})
 	to := randomAddress(t)
-	q, err := c.Quote(t.Context(), to, big.NewInt(1))
+	q, err := c.Quote(t.Context(), consolidate.Transfer{To: to, Amount: big.NewInt(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestBumpFeeTooHigh(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := randomAddress(t)
-	q, err := c.Quote(t.Context(), to, big.NewInt(1))
+	q, err := c.Quote(t.Context(), consolidate.Transfer{To: to, Amount: big.NewInt(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +206,11 @@ func TestCancelReplacesPendingTransfer(t *testing.T) {
 	to := randomAddress(t)
 	amount := big.NewInt(1e15)
 	before := balance(t, sim, c.Sender())
-	q, err := c.Quote(ctx, to, amount)
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: amount})
 	if err != nil {
 		t.Fatal(err)
 	}
-	transfer, err := c.Sign(t.Context(), 0, to, amount, q)
+	transfer, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: amount}, q)
 	if err != nil {
 		t.Fatal(err)
 	}

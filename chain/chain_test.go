@@ -32,11 +32,11 @@ func setup(t *testing.T, opts *chain.Options) (*chaintest.Chain, *chain.Chain) {
 // sign quotes and signs a transfer with the given nonce.
 func sign(t *testing.T, c *chain.Chain, nonce uint64, to common.Address, amount *big.Int) consolidate.SignedTx {
 	t.Helper()
-	q, err := c.Quote(t.Context(), to, amount)
+	q, err := c.Quote(t.Context(), consolidate.Transfer{To: to, Amount: amount})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := c.Sign(t.Context(), nonce, to, amount, q)
+	tx, err := c.Sign(t.Context(), nonce, consolidate.Transfer{To: to, Amount: amount}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestBroadcastRejected(t *testing.T) {
 	sim, c := setup(t, nil)
 	ctx := t.Context()
 	to := randomAddress(t)
-	q, err := c.Quote(ctx, to, big.NewInt(1))
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: big.NewInt(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestBroadcastRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := wrongID.Sign(t.Context(), 0, to, big.NewInt(1), q)
+	foreign, err := wrongID.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(1)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestRevertedTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	amount := big.NewInt(1e15)
-	q, err := c.Quote(ctx, reverter, amount)
+	q, err := c.Quote(ctx, consolidate.Transfer{To: reverter, Amount: amount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,13 +398,13 @@ func TestStatusAfterReorg(t *testing.T) {
 	// The new branch spends the nonce on another transfer, as a
 	// replacement would, so the original can never land. Bumped fees let
 	// it displace the original if the node put that back in its pool.
-	q, err := c.Quote(ctx, to, big.NewInt(8))
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: big.NewInt(8)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q.GasTipCap.Mul(q.GasTipCap, big.NewInt(2))
 	q.GasFeeCap.Mul(q.GasFeeCap, big.NewInt(2))
-	repl, err := c.Sign(t.Context(), 0, to, big.NewInt(8), q)
+	repl, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(8)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
 )
 
@@ -27,7 +28,7 @@ func Example() {
 	to := common.HexToAddress("0x00000000000000000000000000000000000000aa")
 	amount := big.NewInt(1_000_000_000_000_000) // 0.001 ether
 
-	q, err := c.Quote(ctx, to, amount)
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: amount})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tx, err := c.Sign(ctx, nonce, to, amount, q)
+	tx, err := c.Sign(ctx, nonce, consolidate.Transfer{To: to, Amount: amount}, q)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func Example_cancel() {
 	ctx := context.Background()
 	to := common.HexToAddress("0x00000000000000000000000000000000000000aa")
 	amount := big.NewInt(1_000_000_000_000_000)
-	q, err := c.Quote(ctx, to, amount)
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: amount})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func Example_cancel() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	transfer, err := c.Sign(ctx, nonce, to, amount, q)
+	transfer, err := c.Sign(ctx, nonce, consolidate.Transfer{To: to, Amount: amount}, q)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -23,7 +23,11 @@ import (
 //
 // When base fee + tip is above Options.MaxFeePerGas the error wraps
 // ErrFeeTooHigh.
-func (c *Chain) Quote(ctx context.Context, to common.Address, amount *big.Int) (consolidate.Quote, error) {
+func (c *Chain) Quote(ctx context.Context, t consolidate.Transfer) (consolidate.Quote, error) {
+	to, amount := t.To, t.Amount
+	if t.Token != (common.Address{}) {
+		return consolidate.Quote{}, fmt.Errorf("%w: %s", consolidate.ErrUnknownToken, t.Token)
+	}
 	if err := c.checkTransfer(to, amount); err != nil {
 		return consolidate.Quote{}, err
 	}

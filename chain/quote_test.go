@@ -58,7 +58,7 @@ func TestQuote(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			q, err := c.Quote(ctx, tc.to, big.NewInt(1))
+			q, err := c.Quote(ctx, consolidate.Transfer{To: tc.to, Amount: big.NewInt(1)})
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
@@ -85,7 +85,7 @@ func TestQuoteRejectsBadInput(t *testing.T) {
 		{common.HexToAddress("0xaa"), nil, consolidate.ErrInvalidAmount},
 		{common.HexToAddress("0xaa"), big.NewInt(-5), consolidate.ErrInvalidAmount},
 	} {
-		if _, err := c.Quote(t.Context(), tc.to, tc.amount); !errors.Is(err, tc.want) {
+		if _, err := c.Quote(t.Context(), consolidate.Transfer{To: tc.to, Amount: tc.amount}); !errors.Is(err, tc.want) {
 			t.Errorf("Quote(%s, %v): %v, want %v", tc.to, tc.amount, err, tc.want)
 		}
 	}

@@ -20,7 +20,11 @@ import (
 // called with ctx, and what it returns must match the request
 // (CheckSigned): anything else fails with an error wrapping
 // ErrSignerMismatch, and nothing of it is returned.
-func (c *Chain) Sign(ctx context.Context, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote) (consolidate.SignedTx, error) {
+func (c *Chain) Sign(ctx context.Context, nonce uint64, t consolidate.Transfer, q consolidate.Quote) (consolidate.SignedTx, error) {
+	to, amount := t.To, t.Amount
+	if t.Token != (common.Address{}) {
+		return consolidate.SignedTx{}, fmt.Errorf("%w: %s", consolidate.ErrUnknownToken, t.Token)
+	}
 	if err := c.checkTransfer(to, amount); err != nil {
 		return consolidate.SignedTx{}, err
 	}

@@ -50,11 +50,11 @@ func TestSignIsDeterministic(t *testing.T) {
 	amount, _ := new(big.Int).SetString("123456789012345678901234567890", 10)
 	q := testQuote()
 
-	a, err := c.Sign(t.Context(), 7, to, amount, q)
+	a, err := c.Sign(t.Context(), 7, consolidate.Transfer{To: to, Amount: amount}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := c.Sign(t.Context(), 7, to, new(big.Int).Set(amount), testQuote())
+	b, err := c.Sign(t.Context(), 7, consolidate.Transfer{To: to, Amount: new(big.Int).Set(amount)}, testQuote())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestSignIsDeterministic(t *testing.T) {
 		t.Errorf("data %x", tx.Data())
 	}
 
-	other, err := c.Sign(t.Context(), 8, to, amount, q)
+	other, err := c.Sign(t.Context(), 8, consolidate.Transfer{To: to, Amount: amount}, q)
 	if err != nil || other.Hash == a.Hash {
 		t.Errorf("another nonce: %v, same hash %v", err, other.Hash == a.Hash)
 	}
@@ -125,7 +125,7 @@ func TestSignRejectsBadInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tx, err := c.Sign(t.Context(), 0, tc.to, tc.amount, tc.q)
+			tx, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: tc.to, Amount: tc.amount}, tc.q)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -141,10 +141,10 @@ func TestZeroChainDoesNotPanic(t *testing.T) {
 	var c chain.Chain
 	ctx := t.Context()
 	to := common.HexToAddress("0xaa")
-	if _, err := c.Sign(t.Context(), 0, to, big.NewInt(1), testQuote()); err == nil {
+	if _, err := c.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(1)}, testQuote()); err == nil {
 		t.Error("Sign on a zero Chain succeeded")
 	}
-	if _, err := c.Quote(ctx, to, big.NewInt(1)); err == nil {
+	if _, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: big.NewInt(1)}); err == nil {
 		t.Error("Quote on a zero Chain succeeded")
 	}
 	if _, err := c.Nonce(ctx); err == nil {

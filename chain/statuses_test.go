@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func statuses(t *testing.T, c *chain.Chain, hashes ...common.Hash) []consolidate
 func sameStatus(a, b consolidate.ChainStatus) bool {
 	fees := (a.Fee == nil) == (b.Fee == nil) && (a.Fee == nil || a.Fee.Cmp(b.Fee) == 0)
 	a.Fee, b.Fee = nil, nil
-	return a == b && fees
+	return reflect.DeepEqual(a, b) && fees
 }
 
 func TestStatusesMatchStatus(t *testing.T) {
@@ -96,11 +97,11 @@ func TestStatusesMatchStatus(t *testing.T) {
 	sim.Commit() // block 5
 	pending := send(t, c, randomAddress(t), big.NewInt(4))
 	to := randomAddress(t)
-	q, err := c.Quote(ctx, to, big.NewInt(5))
+	q, err := c.Quote(ctx, consolidate.Transfer{To: to, Amount: big.NewInt(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsent, err := c.Sign(t.Context(), 4, to, big.NewInt(5), q)
+	unsent, err := c.Sign(t.Context(), 4, consolidate.Transfer{To: to, Amount: big.NewInt(5)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}

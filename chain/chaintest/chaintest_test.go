@@ -163,11 +163,11 @@ func TestNewChainIsFinalAfterOneBlock(t *testing.T) {
 		t.Fatalf("sender %s, chain ID %v", ch.Sender(), ch.ChainID())
 	}
 	to := common.HexToAddress("0x00000000000000000000000000000000000000aa")
-	q, err := ch.Quote(ctx, to, big.NewInt(1))
+	q, err := ch.Quote(ctx, consolidate.Transfer{To: to, Amount: big.NewInt(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := ch.Sign(t.Context(), 0, to, big.NewInt(1), q)
+	tx, err := ch.Sign(t.Context(), 0, consolidate.Transfer{To: to, Amount: big.NewInt(1)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}

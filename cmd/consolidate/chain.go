@@ -108,10 +108,10 @@ func (noChain) Nonce(context.Context) (uint64, error) { return 0, errNoChain }
 func (noChain) FinalizedNonce(context.Context) (uint64, error) {
 	return 0, errNoChain
 }
-func (noChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (noChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	return consolidate.Quote{}, errNoChain
 }
-func (noChain) Sign(context.Context, uint64, common.Address, *big.Int, consolidate.Quote) (consolidate.SignedTx, error) {
+func (noChain) Sign(context.Context, uint64, consolidate.Transfer, consolidate.Quote) (consolidate.SignedTx, error) {
 	return consolidate.SignedTx{}, errNoChain
 }
 func (noChain) SignCancel(context.Context, uint64, consolidate.Quote) (consolidate.SignedTx, error) {

@@ -111,7 +111,7 @@ func run(c config) error {
 	var ch consolidate.Chain = real
 	switch c.chain {
 	case "instant":
-		q, err := real.Quote(ctx, common.HexToAddress("0x02"), big.NewInt(1))
+		q, err := real.Quote(ctx, consolidate.Transfer{To: common.HexToAddress("0x02"), Amount: big.NewInt(1)})
 		if err != nil {
 			return err
 		}
@@ -294,7 +294,7 @@ type instantChain struct {
 	quote consolidate.Quote
 }
 
-func (c *instantChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (c *instantChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	return c.quote, nil
 }
 

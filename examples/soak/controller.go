@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
 )
 
@@ -241,7 +242,7 @@ func fund(ctx context.Context, c config) error {
 	}
 	defer store.Close()
 	for i := range c.accounts {
-		a, err := store.CreateAccount(ctx)
+		a, err := store.CreateAccount(ctx, consolidate.NewAccount{})
 		if err != nil {
 			return err
 		}

@@ -12,9 +12,9 @@ import (
 )
 
 const (
-	accountColumns   = `id, available::text, current::text, created_at, updated_at`
-	sqlInsertAccount = `INSERT INTO accounts (available, current, created_at, updated_at)
-		VALUES (0, 0, $1, $1) RETURNING ` + accountColumns
+	accountColumns   = `id, token, available::text, current::text, created_at, updated_at`
+	sqlInsertAccount = `INSERT INTO accounts (token, available, current, created_at, updated_at)
+		VALUES ($2, 0, 0, $1, $1) RETURNING ` + accountColumns
 	sqlSelectAccount = `SELECT ` + accountColumns + ` FROM accounts WHERE id = $1`
 	sqlLockAccount   = sqlSelectAccount + ` FOR UPDATE`
 	sqlInsertKey     = `INSERT INTO account_keys (key, account_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`
@@ -31,30 +31,18 @@ const (
 func scanAccount(row pgx.Row) (consolidate.Account, error) {
 	var (
 		a          consolidate.Account
+		token      []byte
 		avail, cur string
 	)
-	if err := row.Scan(&a.ID, &avail, &cur, &a.CreatedAt, &a.UpdatedAt); err != nil {
+	if err := row.Scan(&a.ID, &token, &avail, &cur, &a.CreatedAt, &a.UpdatedAt); err != nil {
 		return consolidate.Account{}, err
 	}
-	var errAvail, errCur error
+	var errToken, errAvail, errCur error
+	a.Token, errToken = decodeToken(token)
 	a.Available, errAvail = decodeAmount(avail)
 	a.Current, errCur = decodeAmount(cur)
-	if err := errors.Join(errAvail, errCur); err != nil {
+	if err := errors.Join(errToken, errAvail, errCur); err != nil {
 		return consolidate.Account{}, fmt.Errorf("account %d: %w", a.ID, err)
-	}
-	return a, nil
-}
-
-// CreateAccount creates an account with zero balances.
-func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) {
-	var a consolidate.Account
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		a, err = scanAccount(tx.QueryRow(ctx, sqlInsertAccount, dbTime(time.Now())))
-		return err
-	})
-	if err != nil {
-		return consolidate.Account{}, wrap("create account", err)
 	}
 	return a, nil
 }
@@ -62,28 +50,31 @@ func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) 
 // errKeyTaken reports that another account holds the key.
 var errKeyTaken = errors.New("account key taken")
 
-// CreateAccountWithKey creates an account once per key; a repeated key
-// returns the account created with it, as it stands. Two creations with
+// CreateAccount creates an account with zero balances holding p.Token,
+// once per p.Key if it has one; see consolidate.Store. Two creations with
 // one key at once: the second waits on the first's key row, then finds it
 // taken, rolls its own account back and reads the first's.
-func (s *Store) CreateAccountWithKey(ctx context.Context, key string) (consolidate.Account, error) {
-	if key == "" || len(key) > 255 {
-		return consolidate.Account{}, fmt.Errorf("%w: account key of %d bytes", consolidate.ErrInvalidReference, len(key))
+func (s *Store) CreateAccount(ctx context.Context, p consolidate.NewAccount) (consolidate.Account, error) {
+	if len(p.Key) > 255 {
+		return consolidate.Account{}, fmt.Errorf("%w: account key of %d bytes", consolidate.ErrInvalidReference, len(p.Key))
 	}
 	var a consolidate.Account
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if a, err = scanAccount(tx.QueryRow(ctx, sqlInsertAccount, dbTime(time.Now()))); err != nil {
+		if a, err = scanAccount(tx.QueryRow(ctx, sqlInsertAccount, dbTime(time.Now()), nullToken(p.Token))); err != nil || p.Key == "" {
 			return err
 		}
-		tag, err := tx.Exec(ctx, sqlInsertKey, key, a.ID)
+		tag, err := tx.Exec(ctx, sqlInsertKey, p.Key, a.ID)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = errKeyTaken
 		}
 		return err
 	})
 	if errors.Is(err, errKeyTaken) {
-		a, err = scanAccount(s.pool.QueryRow(ctx, sqlSelectKeyed, key))
+		a, err = scanAccount(s.pool.QueryRow(ctx, sqlSelectKeyed, p.Key))
+		if err == nil && a.Token != p.Token {
+			err = fmt.Errorf("%w: account key %q opened an account in another asset", consolidate.ErrIdempotencyConflict, p.Key)
+		}
 	}
 	if err != nil {
 		return consolidate.Account{}, wrap("create account", err)

@@ -22,7 +22,7 @@ import (
 // latest committed rows. The second writes everything and commits.
 const (
 	sqlBegin        = `BEGIN ISOLATION LEVEL READ COMMITTED`
-	sqlLockAccounts = `SELECT id, available::text FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+	sqlLockAccounts = `SELECT id, available::text, token FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`
 	// Runs after the account locks are held, so it sees every key a
 	// Submit of another process committed for these accounts.
 	sqlSelectKeys = `SELECT i.account_id, i.key, i.request_hash, i.transaction_id, i.error_code
@@ -47,13 +47,13 @@ const (
 	sqlInsertSubmitted = `WITH v AS (
 		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::bigint[],
 			$7::bytea[], $8::bytea[], $9::text[], $10::bytea[], $11::timestamptz[], $12::timestamptz[],
-			$13::bigint[], $14::text[], $15::text[])
+			$13::bigint[], $14::text[], $15::text[], $17::bytea[])
 		AS v (account_id, sender, recipient, amount, fee_total, nonce, hash, raw, key, request_hash,
-			next_check_at, created_at, gas_limit, gas_tip_cap, gas_fee_cap)
+			next_check_at, created_at, gas_limit, gas_tip_cap, gas_fee_cap, token)
 	), t AS (
-		INSERT INTO transactions (account_id, sender, recipient, amount, fee_total, nonce, hash, raw,
+		INSERT INTO transactions (account_id, sender, recipient, token, amount, fee_total, nonce, hash, raw,
 			status, version, idempotency_key, next_check_at, created_at, updated_at)
-		SELECT account_id, sender, recipient, amount::numeric, fee_total::numeric, nonce, hash, raw,
+		SELECT account_id, sender, recipient, token, amount::numeric, fee_total::numeric, nonce, hash, raw,
 			'PENDING', 1, key, next_check_at, created_at, created_at FROM v
 		RETURNING id, sender, nonce
 	), a AS (
@@ -116,6 +116,7 @@ func lockState(ctx context.Context, conn *pgxpool.Conn, reqs []*submitReq) (*sta
 
 	st := &state{
 		available: make(map[int64]*big.Int, len(accounts)),
+		tokens:    make(map[int64]common.Address, len(accounts)),
 		keys:      make(map[keyOf]keyRow),
 		nonces:    make(map[[20]byte]int64, len(senders)),
 	}
@@ -126,8 +127,9 @@ func lockState(ctx context.Context, conn *pgxpool.Conn, reqs []*submitReq) (*sta
 			var (
 				id    int64
 				avail string
+				token []byte
 			)
-			if err := rows.Scan(&id, &avail); err != nil {
+			if err := rows.Scan(&id, &avail, &token); err != nil {
 				return err
 			}
 			a, err := decodeAmount(avail)
@@ -135,6 +137,9 @@ func lockState(ctx context.Context, conn *pgxpool.Conn, reqs []*submitReq) (*sta
 				return err
 			}
 			st.available[id] = a
+			if st.tokens[id], err = decodeToken(token); err != nil {
+				return err
+			}
 		}
 		return rows.Err()
 	})
@@ -425,6 +430,7 @@ func (w *batchWrite) queueInserts(b *pgx.Batch, ids map[slot]int64) {
 	var (
 		accts            = make([]int64, n)
 		senders, recips  = make([][]byte, n), make([][]byte, n)
+		tokens           = make([][]byte, n)
 		amounts, fees    = make([]string, n), make([]string, n)
 		nonces           = make([]int64, n)
 		hashes, raws     = make([][]byte, n), make([][]byte, n)
@@ -437,7 +443,7 @@ func (w *batchWrite) queueInserts(b *pgx.Batch, ids map[slot]int64) {
 	for k, i := range w.accepted {
 		r, d := w.reqs[i], w.ds[i]
 		accts[k] = r.p.AccountID
-		senders[k], recips[k] = r.p.From.Bytes(), r.p.To.Bytes()
+		senders[k], recips[k], tokens[k] = r.p.From.Bytes(), r.p.To.Bytes(), nullToken(r.p.Token)
 		amounts[k], fees[k] = r.amount, r.fee
 		nonces[k] = int64(d.nonce)
 		if !r.reserved() {
@@ -449,7 +455,7 @@ func (w *batchWrite) queueInserts(b *pgx.Batch, ids map[slot]int64) {
 		gas[k], tipCaps[k], feeCaps[k] = r.quote.gasLimit, r.quote.tipCap, r.quote.feeCap
 	}
 	b.Queue(sqlInsertSubmitted, accts, senders, recips, amounts, fees, nonces, hashes, raws, keys,
-		reqHashes, nexts, created, gas, tipCaps, feeCaps, consolidate.EventSubmitted).Query(func(rows pgx.Rows) error {
+		reqHashes, nexts, created, gas, tipCaps, feeCaps, consolidate.EventSubmitted, tokens).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var (
 				id     int64

@@ -32,7 +32,7 @@ type instantChain struct {
 	quote consolidate.Quote
 }
 
-func (c *instantChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (c *instantChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	return c.quote, nil
 }
 
@@ -81,7 +81,7 @@ func benchSubmit(b *testing.B, store consolidate.Store) {
 		b.Fatal(err)
 	}
 	to := common.HexToAddress("0x02")
-	q, err := real.Quote(b.Context(), to, big.NewInt(1))
+	q, err := real.Quote(b.Context(), consolidate.Transfer{To: to, Amount: big.NewInt(1)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func fund(t testing.TB, s consolidate.Store, n int, balance int64) []int64 {
 	t.Helper()
 	ids := make([]int64, n)
 	for i := range ids {
-		a, err := s.CreateAccount(t.Context())
+		a, err := s.CreateAccount(t.Context(), consolidate.NewAccount{})
 		if err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}

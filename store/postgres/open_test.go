@@ -88,7 +88,7 @@ func TestMigrateConcurrent(t *testing.T) {
 			t.FailNow()
 		}
 		defer s.Close()
-		if _, err := s.CreateAccount(t.Context()); err != nil {
+		if _, err := s.CreateAccount(t.Context(), consolidate.NewAccount{}); err != nil {
 			t.Errorf("CreateAccount: %v", err)
 		}
 	}
@@ -117,7 +117,7 @@ func TestConstraints(t *testing.T) {
 	t.Parallel()
 	dsn := database(t, nil)
 	s := open(t, dsn, nil)
-	a, err := s.CreateAccount(t.Context())
+	a, err := s.CreateAccount(t.Context(), consolidate.NewAccount{})
 	if err != nil {
 		t.Fatal(err)
 	}

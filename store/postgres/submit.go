@@ -147,6 +147,7 @@ const (
 // balances, the idempotency keys in use and the senders' next nonces.
 type state struct {
 	available map[int64]*big.Int
+	tokens    map[int64]common.Address // each account's asset
 	keys      map[keyOf]keyRow
 	nonces    map[[20]byte]int64
 }
@@ -198,6 +199,9 @@ func decideOne(r *submitReq, st *state, avail map[int64]*big.Int, next map[[20]b
 	a, ok := avail[p.AccountID]
 	if !ok {
 		return decision{kind: decidedError, err: fmt.Errorf("%w: account %d", consolidate.ErrNotFound, p.AccountID)}
+	}
+	if st.tokens[p.AccountID] != p.Token {
+		return decision{kind: decidedError, err: fmt.Errorf("%w: account %d", consolidate.ErrWrongAsset, p.AccountID)}
 	}
 	if a.Cmp(r.hold) < 0 {
 		err := fmt.Errorf("%w: account %d", consolidate.ErrInsufficientFunds, p.AccountID)
@@ -285,6 +289,7 @@ func (r *submitReq) transaction(d decision) consolidate.Transaction {
 		AccountID:      p.AccountID,
 		From:           p.From,
 		To:             p.To,
+		Token:          p.Token,
 		Amount:         amount,
 		FeeTotal:       fee,
 		Nonce:          d.nonce,

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const txColumns = `id, account_id, sender, recipient, amount::text, fee_total::text, fee_blockchain::text,
+const txColumns = `id, account_id, sender, recipient, token, amount::text, fee_total::text, fee_blockchain::text,
 	nonce, hash, raw, status, version, idempotency_key, block_number, block_hash,
 	checks, next_check_at, created_at, updated_at`
 
@@ -28,7 +28,7 @@ const (
 func scanTransaction(row pgx.Row) (consolidate.Transaction, error) {
 	var (
 		t                       consolidate.Transaction
-		sender, recipient       []byte
+		sender, recipient, tok  []byte
 		amount, feeTotal        string
 		feeChain                *string
 		hash, blockHash         []byte
@@ -38,13 +38,13 @@ func scanTransaction(row pgx.Row) (consolidate.Transaction, error) {
 		checks                  int32
 		next                    *time.Time
 	)
-	err := row.Scan(&t.ID, &t.AccountID, &sender, &recipient, &amount, &feeTotal, &feeChain,
+	err := row.Scan(&t.ID, &t.AccountID, &sender, &recipient, &tok, &amount, &feeTotal, &feeChain,
 		&nonce, &hash, &t.Raw, &status, &ver, &key, &blockNumber, &blockHash,
 		&checks, &next, &t.CreatedAt, &t.UpdatedAt)
 	if err != nil {
 		return consolidate.Transaction{}, err
 	}
-	var errs [7]error
+	var errs [8]error
 	t.From, errs[0] = decodeAddress(sender)
 	t.To, errs[1] = decodeAddress(recipient)
 	t.Amount, errs[2] = decodeAmount(amount)
@@ -52,6 +52,7 @@ func scanTransaction(row pgx.Row) (consolidate.Transaction, error) {
 	t.FeeBlockchain, errs[4] = decodeOptionalAmount(feeChain)
 	t.Hash, errs[5] = decodeHash(hash)
 	t.BlockHash, errs[6] = decodeHash(blockHash)
+	t.Token, errs[7] = decodeToken(tok)
 	if err := errors.Join(errs[:]...); err != nil {
 		return consolidate.Transaction{}, fmt.Errorf("transaction %d: %w", t.ID, err)
 	}

@@ -18,8 +18,8 @@ type queryer interface {
 }
 
 const (
-	sqlInsertAccount = `INSERT INTO accounts (available, current, created_at, updated_at) VALUES (?, ?, ?, ?)`
-	sqlSelectAccount = `SELECT id, available, current, created_at, updated_at FROM accounts WHERE id = ?`
+	sqlInsertAccount = `INSERT INTO accounts (token, available, current, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`
+	sqlSelectAccount = `SELECT id, token, available, current, created_at, updated_at FROM accounts WHERE id = ?`
 	sqlUpdateBalance = `UPDATE accounts SET available = ?, current = ?, updated_at = ? WHERE id = ?`
 	sqlSelectCredit  = `SELECT amount FROM credits WHERE account_id = ? AND reference = ?`
 	sqlInsertCredit  = `INSERT INTO credits (account_id, reference, amount, created_at) VALUES (?, ?, ?, ?)`
@@ -27,29 +27,21 @@ const (
 	sqlInsertKey     = `INSERT INTO account_keys (key, account_id) VALUES (?, ?)`
 )
 
-// CreateAccount creates an account with zero balances.
-func (s *Store) CreateAccount(ctx context.Context) (consolidate.Account, error) {
-	a, err := s.createAccount(ctx, "")
+// CreateAccount creates an account with zero balances holding p.Token,
+// once per p.Key if it has one; see consolidate.Store.
+func (s *Store) CreateAccount(ctx context.Context, p consolidate.NewAccount) (consolidate.Account, error) {
+	if len(p.Key) > 255 {
+		return consolidate.Account{}, fmt.Errorf("%w: account key of %d bytes", consolidate.ErrInvalidReference, len(p.Key))
+	}
+	a, err := s.createAccount(ctx, p)
 	if err != nil {
 		return consolidate.Account{}, wrap("create account", err)
 	}
 	return a, nil
 }
 
-// CreateAccountWithKey creates an account once per key; a repeated key
-// returns the account created with it, as it stands.
-func (s *Store) CreateAccountWithKey(ctx context.Context, key string) (consolidate.Account, error) {
-	if key == "" || len(key) > 255 {
-		return consolidate.Account{}, fmt.Errorf("%w: account key of %d bytes", consolidate.ErrInvalidReference, len(key))
-	}
-	a, err := s.createAccount(ctx, key)
-	if err != nil {
-		return consolidate.Account{}, wrap("create account", err)
-	}
-	return a, nil
-}
-
-func (s *Store) createAccount(ctx context.Context, key string) (consolidate.Account, error) {
+func (s *Store) createAccount(ctx context.Context, p consolidate.NewAccount) (consolidate.Account, error) {
+	key := p.Key
 	now := time.Now()
 	zero := make([]byte, amountSize)
 	var a consolidate.Account
@@ -60,12 +52,15 @@ func (s *Store) createAccount(ctx context.Context, key string) (consolidate.Acco
 			case err == nil:
 				var lerr error
 				a, lerr = loadAccount(ctx, tx, id)
+				if lerr == nil && a.Token != p.Token {
+					lerr = fmt.Errorf("%w: account key %q opened an account in another asset", consolidate.ErrIdempotencyConflict, key)
+				}
 				return lerr
 			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, sqlInsertAccount, zero, zero, unixNano(now), unixNano(now))
+		res, err := tx.ExecContext(ctx, sqlInsertAccount, nullToken(p.Token), zero, zero, unixNano(now), unixNano(now))
 		if err != nil {
 			return err
 		}
@@ -80,6 +75,7 @@ func (s *Store) createAccount(ctx context.Context, key string) (consolidate.Acco
 		}
 		a = consolidate.Account{
 			ID:        id,
+			Token:     p.Token,
 			Available: new(big.Int),
 			Current:   new(big.Int),
 			CreatedAt: fromUnixNano(unixNano(now)),
@@ -104,18 +100,19 @@ func (s *Store) Account(ctx context.Context, id int64) (consolidate.Account, err
 
 func loadAccount(ctx context.Context, q queryer, id int64) (consolidate.Account, error) {
 	var (
-		a                 consolidate.Account
-		avail, cur        []byte
-		created, updated  int64
-		errAvail, errCurr error
+		a                           consolidate.Account
+		token, avail, cur           []byte
+		created, updated            int64
+		errToken, errAvail, errCurr error
 	)
-	err := q.QueryRowContext(ctx, sqlSelectAccount, id).Scan(&a.ID, &avail, &cur, &created, &updated)
+	err := q.QueryRowContext(ctx, sqlSelectAccount, id).Scan(&a.ID, &token, &avail, &cur, &created, &updated)
 	if err != nil {
 		return consolidate.Account{}, notFound(err, "account", id)
 	}
+	a.Token, errToken = decodeToken(token)
 	a.Available, errAvail = decodeAmount(avail)
 	a.Current, errCurr = decodeAmount(cur)
-	if err := errors.Join(errAvail, errCurr); err != nil {
+	if err := errors.Join(errToken, errAvail, errCurr); err != nil {
 		return consolidate.Account{}, fmt.Errorf("account %d: %w", id, err)
 	}
 	a.CreatedAt = fromUnixNano(created)

@@ -71,6 +71,22 @@ func decodeAddress(b []byte) (common.Address, error) {
 	return common.BytesToAddress(b), nil
 }
 
+// decodeToken reads a token column; NULL is ether, the zero address.
+func decodeToken(b []byte) (common.Address, error) {
+	if b == nil {
+		return common.Address{}, nil
+	}
+	return decodeAddress(b)
+}
+
+// nullToken stores ether, the zero address, as NULL.
+func nullToken(t common.Address) []byte {
+	if t == (common.Address{}) {
+		return nil
+	}
+	return t.Bytes()
+}
+
 // decodeHash reads a hash column; NULL is the zero hash.
 func decodeHash(b []byte) (common.Hash, error) {
 	if b == nil {

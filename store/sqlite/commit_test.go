@@ -44,7 +44,7 @@ func testGroupCommitAnswers(t *testing.T, s *sqlite.Store) {
 		hold   = amount + fee
 	)
 	fund := func(n int64) consolidate.Account {
-		a, err := s.CreateAccount(ctx)
+		a, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestGroupCommitReservations(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	ctx := t.Context()
-	a, err := s.CreateAccount(ctx)
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil {
 		t.Fatal(err)
 	}

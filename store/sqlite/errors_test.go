@@ -19,7 +19,7 @@ func TestErrorText(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, sqlite.Memory)
 	t.Cleanup(func() { s.Close() })
-	a, err := s.CreateAccount(ctx)
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil {
 		t.Fatal(err)
 	}

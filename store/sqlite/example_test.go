@@ -21,7 +21,7 @@ func Example() {
 	}
 	defer s.Close()
 
-	a, err := s.CreateAccount(ctx)
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func Example_feeBump() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	a, err := s.CreateAccount(ctx)
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestFullDisk(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	ctx := t.Context()
 
-	a, err := s.CreateAccount(ctx)
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil {
 		t.Fatal(err)
 	}

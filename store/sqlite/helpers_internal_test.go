@@ -16,7 +16,7 @@ func openWithAccount(tb testing.TB, path string, opts *Options) (*Store, consoli
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	a, err := s.CreateAccount(context.Background())
+	a, err := s.CreateAccount(context.Background(), consolidate.NewAccount{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/store/sqlite"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -28,7 +29,7 @@ func TestCommitMetrics(t *testing.T) {
 	var wg sync.WaitGroup
 	for range writes {
 		wg.Go(func() {
-			if _, err := s.CreateAccount(t.Context()); err != nil {
+			if _, err := s.CreateAccount(t.Context(), consolidate.NewAccount{}); err != nil {
 				t.Error(err)
 			}
 		})

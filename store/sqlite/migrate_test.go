@@ -249,16 +249,19 @@ func TestMigrateReservations(t *testing.T) {
 		}
 	}
 	before := schemaDump(t, db)
+	if err := apply(ctx, db, ms[:5]); err != nil {
+		t.Fatal(err)
+	}
+	after := schemaDump(t, db)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	s, err := Open(path, nil)
 	if err != nil {
-		t.Fatalf("Open of a version 4 file: %v", err)
+		t.Fatalf("Open of a version 5 file: %v", err)
 	}
 	defer s.Close()
-	after := schemaDump(t, s.r)
 	// What changes: the columns hash and raw may be NULL, the CREATE
 	// statement says so (checked by what it refuses, below), and the
 	// upgrade is recorded.
@@ -283,8 +286,8 @@ func TestMigrateReservations(t *testing.T) {
 		}
 	}
 	var version int
-	if err := s.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != 5 {
-		t.Errorf("schema version %d, %v; want 5", version, err)
+	if err := s.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != ms[len(ms)-1].Version {
+		t.Errorf("schema version %d, %v; want %d", version, err, ms[len(ms)-1].Version)
 	}
 	var notNull int
 	if err := s.r.QueryRowContext(ctx, `SELECT sum("notnull") FROM pragma_table_info('transactions') WHERE name IN ('hash', 'raw')`).Scan(&notNull); err != nil || notNull != 0 {
@@ -313,6 +316,10 @@ func TestMigrateReservations(t *testing.T) {
 	old, err := s.Transaction(ctx, 2)
 	if err != nil || old.Hash != common.BytesToHash(hash(2)) || string(old.Raw) != "\x02" || old.BlockHash != common.BytesToHash(hash(99)) {
 		t.Errorf("Transaction(2) = %+v, %v", old, err)
+	}
+	// Accounts and transfers from before tokens hold and move ether.
+	if a, err := s.Account(ctx, 1); err != nil || old.Token != (common.Address{}) || a.Token != (common.Address{}) {
+		t.Errorf("after the tokens upgrade: account 1 holds %s (%v), transaction 2 moves %s; want ether", a.Token, err, old.Token)
 	}
 
 	// A reservation takes the next ID after the sequence, not after the

@@ -55,7 +55,7 @@ type quotedChain struct {
 	quote consolidate.Quote
 }
 
-func (c *quotedChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (c *quotedChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	return c.quote, nil
 }
 
@@ -92,7 +92,7 @@ func rttBenchChain(b *testing.B) (consolidate.Chain, func(int)) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, err := real.Quote(b.Context(), common.HexToAddress("0x02"), big.NewInt(1))
+	q, err := real.Quote(b.Context(), consolidate.Transfer{To: common.HexToAddress("0x02"), Amount: big.NewInt(1)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func simBenchChain(b *testing.B) (consolidate.Chain, func(int)) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { real.Close() })
-	q, err := real.Quote(b.Context(), common.HexToAddress("0x02"), big.NewInt(1))
+	q, err := real.Quote(b.Context(), consolidate.Transfer{To: common.HexToAddress("0x02"), Amount: big.NewInt(1)})
 	if err != nil {
 		b.Fatal(err)
 	}

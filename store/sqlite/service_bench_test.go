@@ -32,7 +32,7 @@ type instantChain struct {
 	quote consolidate.Quote
 }
 
-func (c *instantChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (c *instantChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	return c.quote, nil
 }
 
@@ -65,7 +65,7 @@ func benchServiceChain(b *testing.B, opts *sqlite.Options, cfg consolidate.Confi
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, err := real.Quote(b.Context(), common.HexToAddress("0x02"), big.NewInt(1))
+	q, err := real.Quote(b.Context(), consolidate.Transfer{To: common.HexToAddress("0x02"), Amount: big.NewInt(1)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestConformanceMemory(t *testing.T) {
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "consolidate.db")
 	s := open(t, path)
-	a, err := s.CreateAccount(t.Context())
+	a, err := s.CreateAccount(t.Context(), consolidate.NewAccount{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func BenchmarkStoreSubmit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	a, err := s.CreateAccount(b.Context())
+	a, err := s.CreateAccount(b.Context(), consolidate.NewAccount{})
 	if err != nil {
 		b.Fatal(err)
 	}

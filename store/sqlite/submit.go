@@ -23,9 +23,9 @@ const (
 	// The columns left out (fee_blockchain, block_number, block_hash,
 	// checks) take their defaults: the zero values of a Transaction.
 	sqlInsertPendingHead = `INSERT INTO transactions
-		(account_id, sender, recipient, amount, fee_total, nonce, hash, raw, status, version,
+		(account_id, sender, recipient, token, amount, fee_total, nonce, hash, raw, status, version,
 		 idempotency_key, next_check_at, created_at, updated_at) VALUES `
-	sqlPendingRow = `(?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 1, ?, ?, ?, ?)`
+	sqlPendingRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 1, ?, ?, ?, ?)`
 	// RETURNING's rows come in no set order: sender and nonce, UNIQUE
 	// together, tell them apart (a reservation has no hash to). A single
 	// row needs no telling apart.
@@ -96,6 +96,9 @@ func (s *Store) submit(ctx context.Context, p consolidate.SubmitParams, sign con
 		a, err := loadAccount(ctx, tx, p.AccountID)
 		if err != nil {
 			return err
+		}
+		if a.Token != p.Token {
+			return fmt.Errorf("%w: account %d", consolidate.ErrWrongAsset, p.AccountID)
 		}
 		if a.Available.Cmp(hold) < 0 {
 			rejected = fmt.Errorf("%w: account %d", consolidate.ErrInsufficientFunds, p.AccountID)
@@ -226,10 +229,10 @@ func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
 		nSigned = len(signed)
 	}
 	err := chunks(len(pss), func(lo, hi int) error {
-		args := make([]any, 0, 12*(hi-lo))
+		args := make([]any, 0, 13*(hi-lo))
 		for i := lo; i < hi; i++ {
 			t := &ts[i]
-			args = append(args, t.AccountID, t.From.Bytes(), t.To.Bytes(), pss[i].sub.amount, pss[i].sub.fee,
+			args = append(args, t.AccountID, t.From.Bytes(), t.To.Bytes(), nullToken(t.Token), pss[i].sub.amount, pss[i].sub.fee,
 				int64(t.Nonce), nullHash(t.Hash), t.Raw, nullString(t.IdempotencyKey),
 				nullTime(t.NextCheckAt), unixNano(t.CreatedAt), unixNano(t.UpdatedAt))
 		}
@@ -321,6 +324,7 @@ func (ps *pendingSubmit) transaction() consolidate.Transaction {
 		AccountID:      p.AccountID,
 		From:           p.From,
 		To:             p.To,
+		Token:          p.Token,
 		Amount:         new(big.Int).SetBytes(ps.sub.amount),
 		FeeTotal:       new(big.Int).SetBytes(ps.sub.fee),
 		Nonce:          ps.nonce,

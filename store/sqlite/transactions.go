@@ -10,7 +10,7 @@ import (
 	"github.com/go-consolidate/consolidate"
 )
 
-const txColumns = `id, account_id, sender, recipient, amount, fee_total, fee_blockchain,
+const txColumns = `id, account_id, sender, recipient, token, amount, fee_total, fee_blockchain,
 	nonce, hash, raw, status, version, idempotency_key, block_number, block_hash,
 	checks, next_check_at, created_at, updated_at`
 
@@ -31,20 +31,21 @@ type scanner interface {
 func scanTransaction(sc scanner) (consolidate.Transaction, error) {
 	var (
 		t                                    consolidate.Transaction
-		sender, recipient, amount, feeTotal  []byte
+		sender, recipient, tok               []byte
+		amount, feeTotal                     []byte
 		feeChain, hash, blockHash            []byte
 		nonce, blockNumber, created, updated int64
 		status                               string
 		key                                  sql.NullString
 		next                                 sql.NullInt64
 	)
-	err := sc.Scan(&t.ID, &t.AccountID, &sender, &recipient, &amount, &feeTotal, &feeChain,
+	err := sc.Scan(&t.ID, &t.AccountID, &sender, &recipient, &tok, &amount, &feeTotal, &feeChain,
 		&nonce, &hash, &t.Raw, &status, &t.Version, &key, &blockNumber, &blockHash,
 		&t.Checks, &next, &created, &updated)
 	if err != nil {
 		return consolidate.Transaction{}, err
 	}
-	var errs [7]error
+	var errs [8]error
 	t.From, errs[0] = decodeAddress(sender)
 	t.To, errs[1] = decodeAddress(recipient)
 	t.Amount, errs[2] = decodeAmount(amount)
@@ -52,6 +53,7 @@ func scanTransaction(sc scanner) (consolidate.Transaction, error) {
 	t.FeeBlockchain, errs[4] = decodeOptionalAmount(feeChain)
 	t.Hash, errs[5] = decodeHash(hash)
 	t.BlockHash, errs[6] = decodeHash(blockHash)
+	t.Token, errs[7] = decodeToken(tok)
 	if err := errors.Join(errs[:]...); err != nil {
 		return consolidate.Transaction{}, fmt.Errorf("transaction %d: %w", t.ID, err)
 	}

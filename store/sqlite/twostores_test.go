@@ -35,11 +35,8 @@ type twoStores struct {
 
 func (m *twoStores) next() *sqlite.Store { return m.s[m.n.Add(1)%2] }
 
-func (m *twoStores) CreateAccountWithKey(ctx context.Context, key string) (consolidate.Account, error) {
-	return m.next().CreateAccountWithKey(ctx, key)
-}
-func (m *twoStores) CreateAccount(ctx context.Context) (consolidate.Account, error) {
-	return m.next().CreateAccount(ctx)
+func (m *twoStores) CreateAccount(ctx context.Context, p consolidate.NewAccount) (consolidate.Account, error) {
+	return m.next().CreateAccount(ctx, p)
 }
 func (m *twoStores) Account(ctx context.Context, id int64) (consolidate.Account, error) {
 	return m.next().Account(ctx, id)

@@ -6,16 +6,18 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/go-consolidate/consolidate"
 )
 
 func testCreateAccount(t *testing.T, s consolidate.Store) {
 	ctx := t.Context()
-	a, err := s.CreateAccount(ctx)
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
-	b, err := s.CreateAccount(ctx)
+	b, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
@@ -42,33 +44,31 @@ func testCreateAccount(t *testing.T, s consolidate.Store) {
 
 func testCreateAccountWithKey(t *testing.T, s consolidate.Store) {
 	ctx := t.Context()
-	a, err := s.CreateAccountWithKey(ctx, "open-1")
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{Key: "open-1"})
 	if err != nil {
-		t.Fatalf("CreateAccountWithKey: %v", err)
+		t.Fatalf("CreateAccount with a key: %v", err)
 	}
 	if _, err := s.Credit(ctx, a.ID, big.NewInt(7), "dep"); err != nil {
 		t.Fatalf("Credit: %v", err)
 	}
 	// A retry returns the same account, as it stands.
-	again, err := s.CreateAccountWithKey(ctx, "open-1")
+	again, err := s.CreateAccount(ctx, consolidate.NewAccount{Key: "open-1"})
 	if err != nil {
-		t.Fatalf("CreateAccountWithKey again: %v", err)
+		t.Fatalf("CreateAccount with the key again: %v", err)
 	}
 	if again.ID != a.ID || again.Available.Int64() != 7 || again.Current.Int64() != 7 {
 		t.Errorf("repeated key returned %d: %s/%s, want %d: 7/7", again.ID, again.Available, again.Current, a.ID)
 	}
-	other, err := s.CreateAccountWithKey(ctx, "open-2")
+	other, err := s.CreateAccount(ctx, consolidate.NewAccount{Key: "open-2"})
 	if err != nil || other.ID == a.ID {
 		t.Errorf("another key: account %d, %v; want a new account", other.ID, err)
 	}
-	plain, err := s.CreateAccount(ctx)
+	plain, err := s.CreateAccount(ctx, consolidate.NewAccount{})
 	if err != nil || plain.ID == a.ID || plain.ID == other.ID {
 		t.Errorf("CreateAccount after keyed ones: %d, %v", plain.ID, err)
 	}
-	for _, bad := range []string{"", string(make([]byte, 256))} {
-		if _, err := s.CreateAccountWithKey(ctx, bad); !errors.Is(err, consolidate.ErrInvalidReference) {
-			t.Errorf("CreateAccountWithKey(%d bytes): %v, want ErrInvalidReference", len(bad), err)
-		}
+	if _, err := s.CreateAccount(ctx, consolidate.NewAccount{Key: string(make([]byte, 256))}); !errors.Is(err, consolidate.ErrInvalidReference) {
+		t.Errorf("CreateAccount with a key of 256 bytes: %v, want ErrInvalidReference", err)
 	}
 
 	// Concurrent creations with one key open one account.
@@ -76,9 +76,9 @@ func testCreateAccountWithKey(t *testing.T, s consolidate.Store) {
 	ids := make([]int64, 8)
 	for i := range ids {
 		wg.Go(func() {
-			got, err := s.CreateAccountWithKey(ctx, "open-concurrent")
+			got, err := s.CreateAccount(ctx, consolidate.NewAccount{Key: "open-concurrent"})
 			if err != nil {
-				t.Errorf("concurrent CreateAccountWithKey: %v", err)
+				t.Errorf("concurrent CreateAccount with one key: %v", err)
 			}
 			ids[i] = got.ID
 		})
@@ -87,6 +87,45 @@ func testCreateAccountWithKey(t *testing.T, s consolidate.Store) {
 	for _, id := range ids {
 		if id != ids[0] {
 			t.Fatalf("one key opened accounts %v", ids)
+		}
+	}
+}
+
+// tokenA and tokenB are ERC-20 contracts as far as a store knows: an
+// address an account's asset is named by.
+var (
+	tokenA = common.HexToAddress("0x00000000000000000000000000000000000a5de1")
+	tokenB = common.HexToAddress("0x00000000000000000000000000000000000a5de2")
+)
+
+func testCreateTokenAccount(t *testing.T, s consolidate.Store) {
+	ctx := t.Context()
+	a, err := s.CreateAccount(ctx, consolidate.NewAccount{Token: tokenA})
+	if err != nil {
+		t.Fatalf("CreateAccount in a token: %v", err)
+	}
+	if a.Token != tokenA {
+		t.Errorf("new account holds %s, want %s", a.Token, tokenA)
+	}
+	if got, err := s.Account(ctx, a.ID); err != nil || got.Token != tokenA {
+		t.Errorf("Account(%d) holds %s (%v), want %s", a.ID, got.Token, err, tokenA)
+	}
+	ether, err := s.CreateAccount(ctx, consolidate.NewAccount{})
+	if err != nil || ether.Token != (common.Address{}) {
+		t.Errorf("CreateAccount: holds %s (%v), want ether", ether.Token, err)
+	}
+
+	keyed, err := s.CreateAccount(ctx, consolidate.NewAccount{Token: tokenB, Key: "open-token"})
+	if err != nil || keyed.Token != tokenB {
+		t.Fatalf("CreateAccount in a token with a key: %+v, %v", keyed, err)
+	}
+	again, err := s.CreateAccount(ctx, consolidate.NewAccount{Token: tokenB, Key: "open-token"})
+	if err != nil || again.ID != keyed.ID || again.Token != tokenB {
+		t.Errorf("the key again: %+v, %v; want account %d", again, err, keyed.ID)
+	}
+	for _, other := range []common.Address{{}, tokenA} {
+		if _, err := s.CreateAccount(ctx, consolidate.NewAccount{Token: other, Key: "open-token"}); !errors.Is(err, consolidate.ErrIdempotencyConflict) {
+			t.Errorf("the key with asset %s: %v, want ErrIdempotencyConflict", other, err)
 		}
 	}
 }

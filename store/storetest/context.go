@@ -23,7 +23,7 @@ func testCancelledContext(t *testing.T, s consolidate.Store) {
 		name string
 		call func() error
 	}{
-		{"CreateAccount", func() error { _, err := s.CreateAccount(ctx); return err }},
+		{"CreateAccount", func() error { _, err := s.CreateAccount(ctx, consolidate.NewAccount{}); return err }},
 		{"Account", func() error { _, err := s.Account(ctx, a.ID); return err }},
 		{"Credit", func() error { _, err := s.Credit(ctx, a.ID, big.NewInt(1), "cancelled"); return err }},
 		{"Submit", func() error { _, _, err := s.Submit(ctx, transfer(a.ID), sign); return err }},

@@ -119,7 +119,7 @@ func sub(x, y *big.Int) *big.Int { return new(big.Int).Sub(x, y) }
 // fund creates an account holding balance.
 func fund(t *testing.T, s consolidate.Store, balance int64) consolidate.Account {
 	t.Helper()
-	a, err := s.CreateAccount(t.Context())
+	a, err := s.CreateAccount(t.Context(), consolidate.NewAccount{})
 	if err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
@@ -205,6 +205,7 @@ func diffTx(got, want consolidate.Transaction) string {
 		{"AccountID", got.AccountID, want.AccountID, got.AccountID == want.AccountID},
 		{"From", got.From, want.From, got.From == want.From},
 		{"To", got.To, want.To, got.To == want.To},
+		{"Token", got.Token, want.Token, got.Token == want.Token},
 		{"Amount", got.Amount, want.Amount, eqInt(got.Amount, want.Amount)},
 		{"FeeTotal", got.FeeTotal, want.FeeTotal, eqInt(got.FeeTotal, want.FeeTotal)},
 		{"FeeBlockchain", got.FeeBlockchain, want.FeeBlockchain, eqInt(got.FeeBlockchain, want.FeeBlockchain)},

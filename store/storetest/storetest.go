@@ -37,6 +37,9 @@ func Run(t *testing.T, open func(t *testing.T) consolidate.Store) {
 	}{
 		{"CreateAccount", testCreateAccount},
 		{"CreateAccountWithKey", testCreateAccountWithKey},
+		{"CreateTokenAccount", testCreateTokenAccount},
+		{"SubmitToken", testSubmitToken},
+		{"SubmitWrongAsset", testSubmitWrongAsset},
 		{"Credit", testCredit},
 		{"CreditInvalid", testCreditInvalid},
 		{"CreditConcurrent", testCreditConcurrent},
