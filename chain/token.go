@@ -11,7 +11,6 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 
@@ -90,18 +89,7 @@ func (c *Chain) SignToken(ctx context.Context, nonce uint64, token, to common.Ad
 	if err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	if err := checkQuote(q); err != nil {
-		return consolidate.SignedTx{}, err
-	}
-	return c.sign(ctx, &types.DynamicFeeTx{
-		Nonce:     nonce,
-		GasTipCap: q.GasTipCap,
-		GasFeeCap: q.GasFeeCap,
-		Gas:       q.GasLimit,
-		To:        &token,
-		Value:     new(big.Int),
-		Data:      data,
-	})
+	return c.signQuoted(ctx, nonce, token, new(big.Int), data, q)
 }
 
 // tokenGasMargin is the share of the estimate added to a token transfer's
