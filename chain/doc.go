@@ -68,6 +68,18 @@
 // simulated backend's, are asked one call at a time, with the same
 // results.
 //
+// # ERC-20 tokens
+//
+// SignToken signs a call of transfer(to, amount) on a token contract
+// (value zero, calldata from TransferData) and checks a remote signer's
+// answer as Sign does. QuoteToken prices it from eth_estimateGas plus
+// 25 %. TokenBalance and TokenInfo read the wallet's balance, symbol and
+// decimals with eth_call; an address that does not answer as a token gives
+// ErrNotToken. A mined, successful transaction does not prove tokens
+// moved: some tokens return false without reverting and some take a fee.
+// TokenTransfers reads the Transfer events of a receipt's logs; the one to
+// the recipient says what it received.
+//
 // # Limits
 //
 //   - The Chain keeps no state: it does not track nonces, pending
@@ -85,6 +97,6 @@
 //   - Error matching follows go-ethereum's messages. Other clients are
 //     understood where they use the same words; an unrecognized refusal is
 //     reported as transient, never as ErrRejected.
-//   - Only plain value transfers are built: no calldata, access lists or
-//     blob transactions.
+//   - Only ether transfers and ERC-20 transfer calls are built: no other
+//     calldata, access lists or blob transactions.
 package chain

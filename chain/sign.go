@@ -28,6 +28,11 @@ func (c *Chain) Sign(ctx context.Context, nonce uint64, t consolidate.Transfer, 
 	if err := c.checkTransfer(to, amount); err != nil {
 		return consolidate.SignedTx{}, err
 	}
+	return c.signQuoted(ctx, nonce, to, amount, nil, q)
+}
+
+// signQuoted signs a call of to with value and data, priced by q.
+func (c *Chain) signQuoted(ctx context.Context, nonce uint64, to common.Address, value *big.Int, data []byte, q consolidate.Quote) (consolidate.SignedTx, error) {
 	if err := checkQuote(q); err != nil {
 		return consolidate.SignedTx{}, err
 	}
@@ -37,7 +42,8 @@ func (c *Chain) Sign(ctx context.Context, nonce uint64, t consolidate.Transfer, 
 		GasFeeCap: q.GasFeeCap,
 		Gas:       q.GasLimit,
 		To:        &to,
-		Value:     amount,
+		Value:     value,
+		Data:      data,
 	})
 }
 

@@ -1,12 +1,14 @@
 // Package chaintest runs an in-process Ethereum chain for tests and
 // examples: go-ethereum's simulated backend with a funded sending wallet,
-// blocks mined on demand, reorgs, and a contract that always reverts.
+// blocks mined on demand, reorgs, a contract that always reverts, and
+// ERC-20 tokens (plain, false-returning and fee-taking).
 //
 // It starts a full go-ethereum node in memory, so it is for test binaries
 // and examples only; production code has no reason to import it.
 //
-// The chain ID is 1337. Blocks are mined only by Commit, Mine, AutoMine
-// and DeployReverter. The node marks a block finalized every 32 blocks.
+// The chain ID is 1337. Blocks are mined only by Commit, Mine, AutoMine,
+// DeployReverter, DeployToken and MintToken. The node marks a block
+// finalized every 32 blocks.
 //
 // Client reaches the node in-process, one call at a time. With
 // Options.ServeIPC the node also serves JSON-RPC on a local socket, for

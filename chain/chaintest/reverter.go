@@ -37,42 +37,11 @@ var reverterInit = []byte{
 // wallet's nonces are untouched, and it mines one block, which also
 // includes whatever else is in the mempool.
 func (c *Chain) DeployReverter(ctx context.Context) (common.Address, error) {
-	client := c.Client()
-	from := crypto.PubkeyToAddress(c.deployer.PublicKey)
-	nonce, err := client.PendingNonceAt(ctx, from)
-	if err != nil {
-		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: nonce: %w", err)
-	}
-	head, err := client.HeaderByNumber(ctx, nil)
-	if err != nil {
-		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: head: %w", err)
-	}
-	tip, err := client.SuggestGasTipCap(ctx)
-	if err != nil {
-		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: tip: %w", err)
-	}
-	tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{
-		ChainID:   big.NewInt(ChainID),
-		Nonce:     nonce,
-		GasTipCap: tip,
-		GasFeeCap: new(big.Int).Add(new(big.Int).Lsh(head.BaseFee, 1), tip),
-		Gas:       100_000,
-		Data:      reverterInit,
-	}), types.LatestSignerForChainID(big.NewInt(ChainID)), c.deployer)
-	if err != nil {
-		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: sign: %w", err)
-	}
-	if err := client.SendTransaction(ctx, tx); err != nil {
-		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: send: %w", err)
-	}
-	receipt, err := c.mined(ctx, tx.Hash())
+	receipt, err := c.fromDeployer(ctx, nil, reverterInit)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: %w", err)
 	}
-	if receipt.Status != types.ReceiptStatusSuccessful {
-		return common.Address{}, errors.New("chaintest: deploy reverter: deployment reverted")
-	}
-	code, err := client.CodeAt(ctx, receipt.ContractAddress, nil)
+	code, err := c.Client().CodeAt(ctx, receipt.ContractAddress, nil)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: code: %w", err)
 	}
@@ -80,6 +49,55 @@ func (c *Chain) DeployReverter(ctx context.Context) (common.Address, error) {
 		return common.Address{}, fmt.Errorf("chaintest: deploy reverter: deployed code %x, want %x", code, reverterCode)
 	}
 	return receipt.ContractAddress, nil
+}
+
+// fromDeployer sends a transaction from the deployer wallet, a contract
+// creation when to is nil, and mines blocks until it is included. A
+// reverted transaction is an error.
+func (c *Chain) fromDeployer(ctx context.Context, to *common.Address, data []byte) (*types.Receipt, error) {
+	client := c.Client()
+	from := crypto.PubkeyToAddress(c.deployer.PublicKey)
+	nonce, err := client.PendingNonceAt(ctx, from)
+	if err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	head, err := client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("head: %w", err)
+	}
+	tip, err := client.SuggestGasTipCap(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tip: %w", err)
+	}
+	// Estimated, not fixed: the cost of creating storage varies between
+	// forks, and a first write to a slot costs several times a later one.
+	gas, err := client.EstimateGas(ctx, ethereum.CallMsg{From: from, To: to, Data: data})
+	if err != nil {
+		return nil, fmt.Errorf("estimate gas: %w", err)
+	}
+	tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{
+		ChainID:   big.NewInt(ChainID),
+		Nonce:     nonce,
+		GasTipCap: tip,
+		GasFeeCap: new(big.Int).Add(new(big.Int).Lsh(head.BaseFee, 1), tip),
+		Gas:       gas + gas/4,
+		To:        to,
+		Data:      data,
+	}), types.LatestSignerForChainID(big.NewInt(ChainID)), c.deployer)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	if err := client.SendTransaction(ctx, tx); err != nil {
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	receipt, err := c.mined(ctx, tx.Hash())
+	if err != nil {
+		return nil, err
+	}
+	if receipt.Status != types.ReceiptStatusSuccessful {
+		return nil, errors.New("transaction reverted")
+	}
+	return receipt, nil
 }
 
 // mined commits blocks until the transaction with hash has a receipt. It
