@@ -49,7 +49,10 @@ type Token struct {
 // transfer that the wallets cannot cover (ErrWalletUnderfunded) instead of
 // letting it fail on chain.
 type TokenReader interface {
-	TokenBalance(ctx context.Context, token common.Address) (*big.Int, error)
+	// TokenBalance returns the wallet's balance of token at the latest
+	// block, and the wallet's nonce at that block: its transfers with
+	// that nonce or above are not in the balance yet.
+	TokenBalance(ctx context.Context, token common.Address) (balance *big.Int, nonce uint64, err error)
 	TokenInfo(ctx context.Context, token common.Address) (symbol string, decimals uint8, err error)
 }
 

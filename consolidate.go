@@ -165,30 +165,16 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 	if err := s.checkSubmit(ctx, req); err != nil {
 		return Transaction{}, false, err
 	}
-	asset, err := s.assetOf(ctx, req.AccountID)
+	t, fee, err := s.transferFor(ctx, req)
 	if err != nil {
 		return Transaction{}, false, err
 	}
-	fee, err := s.fee(asset)
+	w, placed, err := s.pickFor(ctx, t)
 	if err != nil {
 		return Transaction{}, false, err
 	}
-	if new(big.Int).Add(req.Amount, fee).Cmp(maxUint256) > 0 {
-		return Transaction{}, false, fmt.Errorf("%w: amount plus fee exceeds 2^256-1", ErrInvalidAmount)
-	}
-	t := Transfer{Token: asset, To: req.To, Amount: req.Amount}
-	w, err := s.pickFor(ctx, t)
-	if err != nil {
-		return Transaction{}, false, err
-	}
-	if err := s.syncNonce(ctx, w); err != nil {
-		return Transaction{}, false, err
-	}
-	quote, err := w.chain.Quote(ctx, t)
-	if err != nil {
-		return Transaction{}, false, wrap("quote fees", err)
-	}
-	tx, created, err := s.record(ctx, w, req, t, fee, quote)
+	tx, quote, created, err := s.quoteAndRecord(ctx, w, req, t, fee)
+	placed(tx, created)
 	if err != nil {
 		return Transaction{}, false, err
 	}
@@ -216,6 +202,36 @@ func (s *Service) submit(ctx context.Context, req SubmitRequest) (Transaction, b
 		s.log.WarnContext(ctx, "consolidate: reconcile enqueue failed", "tx", tx.ID, "err", err)
 	}
 	return tx, created, nil
+}
+
+// transferFor returns what req moves, in its account's asset, and the
+// fee the account pays for it.
+func (s *Service) transferFor(ctx context.Context, req SubmitRequest) (Transfer, *big.Int, error) {
+	asset, err := s.assetOf(ctx, req.AccountID)
+	if err != nil {
+		return Transfer{}, nil, err
+	}
+	fee, err := s.fee(asset)
+	if err != nil {
+		return Transfer{}, nil, err
+	}
+	if new(big.Int).Add(req.Amount, fee).Cmp(maxUint256) > 0 {
+		return Transfer{}, nil, fmt.Errorf("%w: amount plus fee exceeds 2^256-1", ErrInvalidAmount)
+	}
+	return Transfer{Token: asset, To: req.To, Amount: req.Amount}, fee, nil
+}
+
+// quoteAndRecord prices transfer t for wallet w and stores it.
+func (s *Service) quoteAndRecord(ctx context.Context, w *wallet, req SubmitRequest, t Transfer, fee *big.Int) (Transaction, Quote, bool, error) {
+	if err := s.syncNonce(ctx, w); err != nil {
+		return Transaction{}, Quote{}, false, err
+	}
+	quote, err := w.chain.Quote(ctx, t)
+	if err != nil {
+		return Transaction{}, Quote{}, false, wrap("quote fees", err)
+	}
+	tx, created, err := s.record(ctx, w, req, t, fee, quote)
+	return tx, quote, created, err
 }
 
 // record stores the transfer under the account's lock. The lock only

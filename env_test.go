@@ -25,13 +25,14 @@ import (
 
 // env is a Service on a SQLite file and go-ethereum's in-process chain.
 type env struct {
-	t     *testing.T
-	sim   *chaintest.Chain
-	chain consolidate.Chain
-	store *sqlite.Store
-	queue consolidate.Queue
-	svc   *consolidate.Service
-	cfg   consolidate.Config
+	t      *testing.T
+	sim    *chaintest.Chain
+	chain  consolidate.Chain
+	store  *sqlite.Store
+	queue  consolidate.Queue
+	svc    *consolidate.Service
+	cfg    consolidate.Config
+	tokens []common.Address // deployed and configured, as envOptions.tokens asked
 }
 
 type envOptions struct {
@@ -45,7 +46,11 @@ type envOptions struct {
 	wrapChain    func(consolidate.Chain) consolidate.Chain
 	// wallets adds that many more hot wallets (Config.Wallets), each with
 	// its own funded key, on the same chain.
-	wallets   int
+	wallets int
+	// tokens deploys an ERC-20 of each kind, with its supply minted to
+	// the sending wallet, and configures it (Config.Tokens) with fee
+	// tokenFee; e.tokens lists them in order.
+	tokens    []tokenSpec
 	wrapStore func(consolidate.Store) consolidate.Store
 	wrapQueue func(consolidate.Queue) consolidate.Queue
 }
@@ -78,11 +83,24 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := o.cfg
+	var tokens []common.Address
+	for _, spec := range o.tokens {
+		addr, err := sim.DeployToken(t.Context(), spec.kind, "TST", 6, spec.supply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, addr)
+		cfg.Tokens = append(cfg.Tokens, consolidate.Token{Address: addr, Fee: tokenFee})
+	}
 	var ch consolidate.Chain = real
 	if o.wrapChain != nil {
 		ch = o.wrapChain(ch)
 	}
-	cfg := o.cfg
+	if _, ok := ch.(consolidate.TokenReader); !ok && len(tokens) > 0 {
+		// A wrapper that does not read tokens itself reads the real chain's.
+		ch = tokenChain{Chain: ch, TokenReader: real}
+	}
 	for _, k := range keys {
 		w, err := chain.New(t.Context(), sim.Client(), k, &copts)
 		if err != nil {
@@ -117,7 +135,19 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, sim: sim, chain: ch, store: store, queue: cfg.Queue, svc: svc, cfg: cfg}
+	return &env{t: t, sim: sim, chain: ch, store: store, queue: cfg.Queue, svc: svc, cfg: cfg, tokens: tokens}
+}
+
+// tokenSpec is a token newEnv deploys.
+type tokenSpec struct {
+	kind   chaintest.TokenKind
+	supply *big.Int
+}
+
+// tokenChain is a Chain that reads tokens through another.
+type tokenChain struct {
+	consolidate.Chain
+	consolidate.TokenReader
 }
 
 // funded creates an account credited with wei.
@@ -132,6 +162,19 @@ func (e *env) funded(wei *big.Int) consolidate.Account {
 	}
 	a, err = e.svc.Account(e.t.Context(), a.ID)
 	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// tokenFunded creates an account holding token, credited with amount.
+func (e *env) tokenFunded(token common.Address, amount *big.Int) consolidate.Account {
+	e.t.Helper()
+	a, err := e.svc.CreateTokenAccount(e.t.Context(), token, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if a, err = e.svc.Credit(e.t.Context(), a.ID, amount, "initial"); err != nil {
 		e.t.Fatal(err)
 	}
 	return a
@@ -297,6 +340,9 @@ var (
 	alice = common.HexToAddress("0x1111111111111111111111111111111111111111")
 	bob   = common.HexToAddress("0x2222222222222222222222222222222222222222")
 	fee   = consolidate.DefaultFee
+	// tokenFee is what a transfer of a test token costs its account, in
+	// the token's smallest unit.
+	tokenFee = big.NewInt(7)
 )
 
 // flakyChain drops the first n broadcasts on the floor, as a crash right

@@ -43,12 +43,34 @@ type tokenState struct {
 	balances map[common.Address]*tokenBalance // by wallet
 }
 
-// tokenBalance is a wallet's balance of one token as last read, less
-// what this process has given it to send since.
+// tokenBalance is a wallet's balance of one token as last read, and the
+// transfers of it this process gave the wallet that the balance may not
+// show yet.
 type tokenBalance struct {
 	read  *big.Int
-	spent *big.Int
+	nonce uint64 // the wallet's nonce when read was read
 	at    time.Time
+	holds map[*tokenHold]bool
+}
+
+// tokenHold is a transfer given to a wallet: its nonce is known once the
+// store has taken it.
+type tokenHold struct {
+	amount *big.Int
+	nonce  uint64
+	known  bool
+}
+
+// available is what the wallet holds beyond the transfers it was given
+// that were not mined when the balance was read.
+func (b *tokenBalance) available() *big.Int {
+	out := new(big.Int).Set(b.read)
+	for h := range b.holds {
+		if !h.known || h.nonce >= b.nonce {
+			out.Sub(out, h.amount)
+		}
+	}
+	return out
 }
 
 func newTokens(cfg []Token) *tokens {
@@ -113,51 +135,71 @@ func (s *Service) assetOf(ctx context.Context, accountID int64) (common.Address,
 
 // pickFor chooses the wallet for transfer t: pick's choice for ether; for
 // a token, the first wallet in pick's order that holds enough of it, or
-// ErrWalletUnderfunded when none does.
-func (s *Service) pickFor(ctx context.Context, t Transfer) (*wallet, error) {
+// ErrWalletUnderfunded when none does. The returned release must be
+// called with the stored transfer, or a zero one if none was stored.
+func (s *Service) pickFor(ctx context.Context, t Transfer) (*wallet, func(Transaction, bool), error) {
 	if t.Token == (common.Address{}) {
-		return s.pick(), nil
+		return s.pick(), func(Transaction, bool) {}, nil
 	}
 	tk := s.tokens.by[t.Token]
 	if tk == nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownToken, t.Token)
+		return nil, nil, fmt.Errorf("%w: %s", ErrUnknownToken, t.Token)
 	}
 	for _, w := range s.ranked() {
-		ok, err := tk.take(ctx, w, t.Amount)
+		h, err := tk.take(ctx, w, t.Amount)
 		if err != nil {
-			return nil, wrap("read the wallet's token balance", err)
+			return nil, nil, wrap("read the wallet's token balance", err)
 		}
-		if ok {
-			return w, nil
+		if h != nil {
+			return w, func(tx Transaction, created bool) { tk.placed(w, h, tx, created) }, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: no wallet holds %s of token %s", ErrWalletUnderfunded, t.Amount, t.Token)
+	return nil, nil, fmt.Errorf("%w: no wallet holds %s of token %s", ErrWalletUnderfunded, t.Amount, t.Token)
 }
 
-// take reports whether w holds amount of the token beyond what this
-// process gave it to send since the balance was read, and if so counts
-// amount as given. It reads the balance when the last read is older than
-// tokenBalanceAge, or too low.
-func (tk *tokenState) take(ctx context.Context, w *wallet, amount *big.Int) (bool, error) {
+// take holds amount of the token on w if w has it available, and returns
+// the hold, or nil if w has too little. It reads the balance when the
+// last read is older than tokenBalanceAge, or shows too little.
+func (tk *tokenState) take(ctx context.Context, w *wallet, amount *big.Int) (*tokenHold, error) {
 	tk.balMu.Lock()
 	defer tk.balMu.Unlock()
 	b := tk.balances[w.addr]
 	fresh := b != nil && time.Since(b.at) < tokenBalanceAge
-	if fresh && new(big.Int).Sub(b.read, b.spent).Cmp(amount) >= 0 {
-		b.spent.Add(b.spent, amount)
-		return true, nil
+	if !fresh || b.available().Cmp(amount) < 0 {
+		read, nonce, err := w.chain.(TokenReader).TokenBalance(ctx, tk.cfg.Address)
+		if err != nil {
+			return nil, err
+		}
+		if b == nil {
+			b = &tokenBalance{holds: map[*tokenHold]bool{}}
+			tk.balances[w.addr] = b
+		}
+		b.read, b.nonce, b.at = read, nonce, time.Now()
+		for h := range b.holds {
+			if h.known && h.nonce < nonce {
+				delete(b.holds, h) // mined: in the balance now
+			}
+		}
+		if b.available().Cmp(amount) < 0 {
+			return nil, nil
+		}
 	}
-	read, err := w.chain.(TokenReader).TokenBalance(ctx, tk.cfg.Address)
-	if err != nil {
-		return false, err
+	h := &tokenHold{amount: new(big.Int).Set(amount)}
+	b.holds[h] = true
+	return h, nil
+}
+
+// placed records where a hold ended: a stored transfer with its nonce, or
+// nothing stored (refused, or a replay of an earlier one).
+func (tk *tokenState) placed(w *wallet, h *tokenHold, tx Transaction, created bool) {
+	tk.balMu.Lock()
+	defer tk.balMu.Unlock()
+	b := tk.balances[w.addr]
+	if !created {
+		delete(b.holds, h)
+		return
 	}
-	b = &tokenBalance{read: read, spent: new(big.Int), at: time.Now()}
-	tk.balances[w.addr] = b
-	if read.Cmp(amount) < 0 {
-		return false, nil
-	}
-	b.spent.Add(b.spent, amount)
-	return true, nil
+	h.nonce, h.known = tx.Nonce, true
 }
 
 // Token returns a configured token with its symbol and decimals, read

@@ -36,12 +36,7 @@ const transferDataLen = 4 + 2*wordLen
 
 // TokenTransfer is one ERC-20 Transfer event: Amount of the token
 // contract Token moved from From to To.
-type TokenTransfer struct {
-	Token  common.Address
-	From   common.Address
-	To     common.Address
-	Amount *big.Int
-}
+type TokenTransfer = consolidate.TokenTransfer
 
 // TransferData returns the calldata of transfer(to, amount): the selector
 // 0xa9059cbb and two 32-byte words. An amount that is nil, negative or
@@ -84,8 +79,20 @@ func ParseTransferData(data []byte) (to common.Address, amount *big.Int, err err
 // got is in the event whose To is the recipient.
 func TokenTransfers(token common.Address, logs []*types.Log) []TokenTransfer {
 	var out []TokenTransfer
+	for _, e := range transferEvents(logs) {
+		if e.Token == token {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// transferEvents returns the Transfer events of every contract among
+// logs, skipping what TokenTransfers skips.
+func transferEvents(logs []*types.Log) []TokenTransfer {
+	var out []TokenTransfer
 	for _, l := range logs {
-		if l == nil || l.Removed || l.Address != token || len(l.Topics) != 3 || l.Topics[0] != TransferTopic || len(l.Data) != wordLen {
+		if l == nil || l.Removed || len(l.Topics) != 3 || l.Topics[0] != TransferTopic || len(l.Data) != wordLen {
 			continue
 		}
 		from, okFrom := addressWord(l.Topics[1][:])
@@ -93,7 +100,7 @@ func TokenTransfers(token common.Address, logs []*types.Log) []TokenTransfer {
 		if !okFrom || !okTo {
 			continue
 		}
-		out = append(out, TokenTransfer{Token: token, From: from, To: to, Amount: new(big.Int).SetBytes(l.Data)})
+		out = append(out, TokenTransfer{Token: l.Address, From: from, To: to, Amount: new(big.Int).SetBytes(l.Data)})
 	}
 	return out
 }

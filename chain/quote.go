@@ -11,8 +11,8 @@ import (
 	"github.com/go-consolidate/consolidate"
 )
 
-// Quote returns the gas limit and EIP-1559 fee caps for a transfer of
-// amount to to, priced for the next block:
+// Quote returns the gas limit and EIP-1559 fee caps for transfer t, priced
+// for the next block; a token transfer is priced by QuoteToken. For ether:
 //
 //   - gas limit: Options.GasLimit, or Options.ContractGasLimit when to has
 //     code, because the recipient's code runs on receipt;
@@ -24,10 +24,10 @@ import (
 // When base fee + tip is above Options.MaxFeePerGas the error wraps
 // ErrFeeTooHigh.
 func (c *Chain) Quote(ctx context.Context, t consolidate.Transfer) (consolidate.Quote, error) {
-	to, amount := t.To, t.Amount
 	if t.Token != (common.Address{}) {
-		return consolidate.Quote{}, fmt.Errorf("%w: %s", consolidate.ErrUnknownToken, t.Token)
+		return c.QuoteToken(ctx, t.Token, t.To, t.Amount)
 	}
+	to, amount := t.To, t.Amount
 	if err := c.checkTransfer(to, amount); err != nil {
 		return consolidate.Quote{}, err
 	}

@@ -13,22 +13,22 @@ import (
 	"github.com/go-consolidate/consolidate"
 )
 
-// Sign builds an EIP-1559 transfer of amount wei to to with the given nonce
-// and quote, signs it with the wallet's key, and returns its hash and
-// binary encoding. With a key in process memory it does no I/O, and the
-// same inputs always give the same bytes (RFC 6979). Any other Signer is
-// called with ctx, and what it returns must match the request
+// Sign builds an EIP-1559 transaction for t with the given nonce and
+// quote: a transfer of t.Amount wei to t.To, or for a token the call
+// SignToken builds. It signs it with the wallet's key and returns its hash
+// and binary encoding. With a key in process memory it does no I/O, and
+// the same inputs always give the same bytes (RFC 6979). Any other Signer
+// is called with ctx, and what it returns must match the request
 // (CheckSigned): anything else fails with an error wrapping
 // ErrSignerMismatch, and nothing of it is returned.
 func (c *Chain) Sign(ctx context.Context, nonce uint64, t consolidate.Transfer, q consolidate.Quote) (consolidate.SignedTx, error) {
-	to, amount := t.To, t.Amount
 	if t.Token != (common.Address{}) {
-		return consolidate.SignedTx{}, fmt.Errorf("%w: %s", consolidate.ErrUnknownToken, t.Token)
+		return c.SignToken(ctx, nonce, t.Token, t.To, t.Amount, q)
 	}
-	if err := c.checkTransfer(to, amount); err != nil {
+	if err := c.checkTransfer(t.To, t.Amount); err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	return c.signQuoted(ctx, nonce, to, amount, nil, q)
+	return c.signQuoted(ctx, nonce, t.To, t.Amount, nil, q)
 }
 
 // signQuoted signs a call of to with value and data, priced by q.

@@ -204,6 +204,7 @@ func (c *Chain) mined(l *lookup, hs *heights) (consolidate.ChainStatus, error) {
 	return consolidate.ChainStatus{
 		State:         state,
 		Success:       r.Status == types.ReceiptStatusSuccessful,
+		Transfers:     transferEvents(r.Logs),
 		BlockNumber:   number,
 		BlockHash:     r.BlockHash,
 		Fee:           new(big.Int).Mul(new(big.Int).SetUint64(r.GasUsed), price),

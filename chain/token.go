@@ -39,18 +39,34 @@ type contractClient interface {
 var _ contractClient = (*ethclient.Client)(nil)
 
 // TokenBalance returns the sending wallet's balance of token, in the
-// token's smallest unit, at the latest block. A Client that cannot call
-// contracts gives an error wrapping errors.ErrUnsupported.
-func (c *Chain) TokenBalance(ctx context.Context, token common.Address) (*big.Int, error) {
-	data := append(bytes.Clone(balanceOfSelector), common.LeftPadBytes(c.sender[:], wordLen)...)
-	out, err := c.call(ctx, token, data)
+// token's smallest unit, at the latest block, and the wallet's nonce at
+// that block: its transfers with that nonce or above are not in the
+// balance yet. A Client that cannot call contracts gives an error
+// wrapping errors.ErrUnsupported.
+func (c *Chain) TokenBalance(ctx context.Context, token common.Address) (*big.Int, uint64, error) {
+	fail := func(err error) (*big.Int, uint64, error) {
+		return nil, 0, fmt.Errorf("consolidate: chain: balance of %s in %s: %w", c.sender, token, err)
+	}
+	if c.client == nil {
+		return fail(errNotNew)
+	}
+	head, err := c.client.HeaderByNumber(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: chain: balance of %s in %s: %w", c.sender, token, err)
+		return fail(err)
+	}
+	data := append(bytes.Clone(balanceOfSelector), common.LeftPadBytes(c.sender[:], wordLen)...)
+	out, err := c.callAt(ctx, token, data, head.Number)
+	if err != nil {
+		return fail(err)
 	}
 	if len(out) != wordLen {
-		return nil, fmt.Errorf("consolidate: chain: balance of %s in %s: %w: balanceOf returned %d bytes", c.sender, token, ErrNotToken, len(out))
+		return fail(fmt.Errorf("%w: balanceOf returned %d bytes", ErrNotToken, len(out)))
 	}
-	return new(big.Int).SetBytes(out), nil
+	nonce, err := c.client.NonceAt(ctx, c.sender, head.Number)
+	if err != nil {
+		return fail(err)
+	}
+	return new(big.Int).SetBytes(out), nonce, nil
 }
 
 // TokenInfo reads token's symbol() and decimals(). A symbol returned as
@@ -163,6 +179,11 @@ func (c *Chain) tokenTransfer(token, to common.Address, amount *big.Int) ([]byte
 // latest block. A revert is ErrNotToken: every function called this way
 // is one an ERC-20 token answers.
 func (c *Chain) call(ctx context.Context, token common.Address, data []byte) ([]byte, error) {
+	return c.callAt(ctx, token, data, nil)
+}
+
+// callAt is call at block number (nil: the latest).
+func (c *Chain) callAt(ctx context.Context, token common.Address, data []byte, number *big.Int) ([]byte, error) {
 	if c.client == nil {
 		return nil, errNotNew
 	}
@@ -170,7 +191,7 @@ func (c *Chain) call(ctx context.Context, token common.Address, data []byte) ([]
 	if !ok {
 		return nil, errors.ErrUnsupported
 	}
-	out, err := cc.CallContract(ctx, ethereum.CallMsg{From: c.sender, To: &token, Data: data}, nil)
+	out, err := cc.CallContract(ctx, ethereum.CallMsg{From: c.sender, To: &token, Data: data}, number)
 	switch {
 	case reverted(err):
 		return nil, fmt.Errorf("%w: %w", ErrNotToken, err)

@@ -71,7 +71,7 @@ func TestGethDevToken(t *testing.T) {
 	if err != nil || symbol != "USDC" || decimals != 6 {
 		t.Fatalf("TokenInfo: %q, %d, %v", symbol, decimals, err)
 	}
-	if b, err := c.TokenBalance(ctx, token); err != nil || b.Cmp(supply) != 0 {
+	if b, _, err := c.TokenBalance(ctx, token); err != nil || b.Cmp(supply) != 0 {
 		t.Fatalf("wallet's balance %v, %v, want %v", b, err, supply)
 	}
 
@@ -100,7 +100,7 @@ func TestGethDevToken(t *testing.T) {
 	if len(got) != 1 || got[0].From != wallet || got[0].To != to || got[0].Amount.Cmp(amount) != 0 {
 		t.Fatalf("transfers %+v, want one of %v from %s to %s", got, amount, wallet, to)
 	}
-	if b, err := c.TokenBalance(ctx, token); err != nil || new(big.Int).Add(b, amount).Cmp(supply) != 0 {
+	if b, _, err := c.TokenBalance(ctx, token); err != nil || new(big.Int).Add(b, amount).Cmp(supply) != 0 {
 		t.Fatalf("wallet's balance %v, %v, want %v less %v", b, err, supply, amount)
 	}
 }

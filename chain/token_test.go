@@ -98,7 +98,7 @@ func TestTokenTransferSettles(t *testing.T) {
 			case tc.received != 0 && (got == nil || got.Int64() != tc.received):
 				t.Fatalf("Transfer to the recipient of %v, want %d", got, tc.received)
 			}
-			if b, err := c.TokenBalance(t.Context(), token); err != nil || b.Int64() != tc.supply-tc.spent {
+			if b, _, err := c.TokenBalance(t.Context(), token); err != nil || b.Int64() != tc.supply-tc.spent {
 				t.Fatalf("wallet's balance %v, %v, want %d", b, err, tc.supply-tc.spent)
 			}
 			if b, err := sim.TokenBalanceOf(t.Context(), token, to); err != nil || b.Int64() != tc.received {
@@ -125,7 +125,7 @@ func TestTokenInfo(t *testing.T) {
 		if s, d, err := c.TokenInfo(ctx, a); !errors.Is(err, chain.ErrNotToken) {
 			t.Errorf("TokenInfo of %s: %q, %d, %v, want ErrNotToken", name, s, d, err)
 		}
-		if b, err := c.TokenBalance(ctx, a); !errors.Is(err, chain.ErrNotToken) {
+		if b, _, err := c.TokenBalance(ctx, a); !errors.Is(err, chain.ErrNotToken) {
 			t.Errorf("TokenBalance of %s: %v, %v, want ErrNotToken", name, b, err)
 		}
 	}
