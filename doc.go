@@ -70,6 +70,18 @@
 // out of the configuration is no wallet of the Service any more: its
 // signed transfers are watched until final, as another Service's are.
 //
+// # Tokens
+//
+// An account holds ether or one of Config.Tokens, an ERC-20 token, for
+// life (Service.CreateTokenAccount); its balances, holds and fee
+// (Token.Fee) are in the token's smallest unit. A token transfer is a call
+// of the token's transfer(to, amount), paid for in ether by the wallet,
+// and is SUCCESSFUL only when its receipt carries the token's Transfer
+// event of the amount from the wallet to the recipient: a token that
+// returns false, or takes a fee on transfer, ends FAILED with the amount
+// given back. Submit refuses a token transfer no wallet holds enough of
+// with ErrWalletUnderfunded. See docs/tokens.md.
+//
 // The account lock only makes a concurrent second submit fail fast with
 // ErrAccountLocked. Correctness never depends on it: the store checks
 // balances and allocates nonces on its own. A holder can pause (GC, swap, a

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
 
@@ -24,15 +25,22 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 		writeError(w, h.serviceError(r, err, fmt.Sprintf("account %d", id)))
 		return
 	}
-	writeJSON(w, http.StatusOK, newAccountView(a))
+	writeJSON(w, http.StatusOK, newAccountView(a, assetOf(r.Context(), h.svc, a.Token)))
 }
 
 // createAccount serves POST /accounts, an operator route.
 func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
-	body, e := h.decodeObject(w, r, "deposit_in_wei")
+	body, e := h.decodeObject(w, r, "deposit_in_wei", "token_address")
 	if e != nil {
 		writeError(w, e)
 		return
+	}
+	var token common.Address
+	if body["token_address"] != nil {
+		if token, e = body.address("token_address"); e != nil {
+			writeError(w, e)
+			return
+		}
 	}
 	key, e := headerKey(r)
 	if e != nil {
@@ -48,9 +56,12 @@ func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
 	// fixed reference credits it once.
 	var a consolidate.Account
 	var err error
-	if key != "" {
+	switch {
+	case token != (common.Address{}):
+		a, err = h.svc.CreateTokenAccount(r.Context(), token, key)
+	case key != "":
 		a, err = h.svc.CreateAccountWithKey(r.Context(), key)
-	} else {
+	default:
 		a, err = h.svc.CreateAccount(r.Context())
 	}
 	if err != nil {
@@ -68,7 +79,7 @@ func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
 		a = credited
 	}
 	w.Header().Set("Location", "/accounts/"+strconv.FormatInt(a.ID, 10))
-	writeJSON(w, http.StatusCreated, newAccountView(a))
+	writeJSON(w, http.StatusCreated, newAccountView(a, assetOf(r.Context(), h.svc, a.Token)))
 }
 
 // deposit serves POST /accounts/{id}/deposits, an operator route. The
@@ -107,5 +118,5 @@ func (h *Handler) deposit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, h.serviceError(r, err, fmt.Sprintf("account %d", id)))
 		return
 	}
-	writeJSON(w, http.StatusOK, newAccountView(a))
+	writeJSON(w, http.StatusOK, newAccountView(a, assetOf(r.Context(), h.svc, a.Token)))
 }

@@ -13,8 +13,11 @@ func TestAccount(t *testing.T) {
 	s := newServer(t, nil)
 	acct := s.account(ether)
 	r := s.do("GET", "/accounts/"+itoa(acct), "").want(t, 200, "")
-	if len(r.body) != 3 || r.str("available_balance_in_wei") != ether || r.str("current_balance_in_wei") != ether || int64(r.body["id"].(float64)) != acct {
+	if len(r.body) != 4 || r.str("available_balance_in_wei") != ether || r.str("current_balance_in_wei") != ether || int64(r.body["id"].(float64)) != acct {
 		t.Fatalf("GET /accounts/%d: %s", acct, r.raw)
+	}
+	if a := r.asset(); a.symbol != "ETH" || a.decimals != 18 || a.token != nil {
+		t.Fatalf("asset of an ether account: %s", r.raw)
 	}
 	for _, path := range []string{"/accounts/999", "/accounts/0", "/accounts/x", "/accounts/99999999999999999999"} {
 		s.do("GET", path, "").want(t, 404, "not_found")
@@ -235,4 +238,32 @@ func TestCreateAccountIdempotencyKey(t *testing.T) {
 		t.Fatalf("a request without a key returned account %d again", got)
 	}
 	s.doKey("POST", "/accounts", `{}`, "bad key").want(t, 422, "invalid_reference")
+}
+
+func TestTokenAccount(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, &serverOptions{token: true})
+	token := s.token.Hex()
+	r := s.do("POST", "/accounts", `{"token_address": "`+token+`", "deposit_in_wei": "1000000"}`).want(t, 201, "")
+	acct := int64(r.body["id"].(float64))
+	if a := r.asset(); a.symbol != "USDC" || a.decimals != 6 || a.token == nil || *a.token != token || r.str("available_balance_in_wei") != "1000000" {
+		t.Fatalf("token account: %s", r.raw)
+	}
+	r = s.do("POST", "/transactions", `{"user_account_id": `+itoa(acct)+`, "to_public_address": "0x1111111111111111111111111111111111111111", "transaction_amount_in_wei": "2500"}`).want(t, 201, "")
+	if a := r.asset(); a.symbol != "USDC" || r.str("transaction_fee_total_in_wei") != "7" {
+		t.Fatalf("token transfer: %s", r.raw)
+	}
+	got := s.do("GET", "/transactions/"+itoa(int64(r.body["id"].(float64))), "").want(t, 200, "")
+	if a := got.asset(); a.token == nil || *a.token != token {
+		t.Fatalf("GET token transfer: %s", got.raw)
+	}
+	if avail, cur := s.balances(acct); avail != "997493" || cur != "1000000" {
+		t.Fatalf("balances %s %s, want 997493 held of 1000000", avail, cur)
+	}
+
+	s.do("POST", "/accounts", `{"token_address": "0x00000000000000000000000000000000000b0b0b"}`).want(t, 422, "unknown_token")
+	s.do("POST", "/accounts", `{"token_address": "usdc"}`).want(t, 422, "invalid_address")
+	// More than the wallet holds of the token: refused, nothing stored.
+	rich := s.do("POST", "/accounts", `{"token_address": "`+token+`", "deposit_in_wei": "10000000000000"}`).want(t, 201, "")
+	s.do("POST", "/transactions", `{"user_account_id": `+itoa(int64(rich.body["id"].(float64)))+`, "to_public_address": "0x1111111111111111111111111111111111111111", "transaction_amount_in_wei": "2000000000000"}`).want(t, 503, "wallet_underfunded")
 }

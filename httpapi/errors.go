@@ -59,6 +59,13 @@ func (h *Handler) serviceError(r *http.Request, err error, what string) *apiErro
 		return invalid("invalid_amount", "the amount must be positive and at most 2^256-1 wei (for a transfer, with the fee)")
 	case errors.Is(err, consolidate.ErrInvalidReference):
 		return invalid("invalid_reference", "keys and references are 1 to 255 printable ASCII characters without spaces")
+	case errors.Is(err, consolidate.ErrUnknownToken):
+		return invalid("unknown_token", "the token is not one this service is configured with")
+	case errors.Is(err, consolidate.ErrWrongAsset):
+		return invalid("wrong_asset", "the account holds another asset")
+	case errors.Is(err, consolidate.ErrWalletUnderfunded):
+		h.log.WarnContext(r.Context(), "consolidate: httpapi: wallets underfunded", "method", r.Method, "path", r.URL.Path, "err", err)
+		return &apiError{status: http.StatusServiceUnavailable, code: "wallet_underfunded", message: "the service's wallets cannot send this amount now, try again later"}
 	case errors.Is(err, consolidate.ErrInvalidArgument):
 		return invalid("invalid_parameter", "a parameter is out of range")
 	case errors.Is(err, consolidate.ErrLockUnavailable),

@@ -21,8 +21,8 @@ type transferView struct {
 	AgeSeconds  int64      `json:"age_seconds"`
 }
 
-func newTransferView(tx consolidate.Transaction, now time.Time) transferView {
-	v := transferView{transactionView: newTransactionView(tx), Nonce: tx.Nonce, Checks: tx.Checks, AgeSeconds: int64(now.Sub(tx.CreatedAt) / time.Second)}
+func newTransferView(tx consolidate.Transaction, now time.Time, asset assetView) transferView {
+	v := transferView{transactionView: newTransactionView(tx, asset), Nonce: tx.Nonce, Checks: tx.Checks, AgeSeconds: int64(now.Sub(tx.CreatedAt) / time.Second)}
 	if !tx.NextCheckAt.IsZero() && !tx.Status.Final() {
 		t := tx.NextCheckAt.UTC()
 		v.NextCheckAt = &t
@@ -122,7 +122,7 @@ func (op *Operator) list(w http.ResponseWriter, r *http.Request, lq listQuery) {
 			young = true
 			break
 		}
-		page.Transfers = append(page.Transfers, newTransferView(tx, now))
+		page.Transfers = append(page.Transfers, newTransferView(tx, now, assetOf(r.Context(), op.svc, tx.Token)))
 	}
 	if len(txs) == lq.f.Limit && !young {
 		next := txs[len(txs)-1].ID
@@ -189,7 +189,7 @@ func (op *Operator) answerTransfer(w http.ResponseWriter, r *http.Request, id in
 		writeError(w, op.actionError(r, err, id))
 		return
 	}
-	writeJSON(w, status, newTransferView(tx, time.Now()))
+	writeJSON(w, status, newTransferView(tx, time.Now(), assetOf(r.Context(), op.svc, tx.Token)))
 }
 
 // actionError maps the errors of Requeue and Cancel.

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
@@ -24,6 +27,8 @@ type server struct {
 	sim *chaintest.Chain
 	svc *consolidate.Service
 	url string
+	// token is the ERC-20 deployed and configured with serverOptions.token.
+	token common.Address
 }
 
 type serverOptions struct {
@@ -31,6 +36,9 @@ type serverOptions struct {
 	chain func(consolidate.Chain) consolidate.Chain // wraps the chain, if set
 	http  *httpapi.Options                          // nil: operator routes on
 	op    *httpapi.OperatorOptions                  // nil: token testToken
+	// token deploys an ERC-20 (USDC, 6 decimals) held by the wallet and
+	// configures it with a fee of 7.
+	token bool
 }
 
 // testToken is the operator token of the test servers; every request the
@@ -56,6 +64,13 @@ func newServer(t testing.TB, o *serverOptions) *server {
 	}
 	cfg := o.cfg
 	cfg.Logger = quiet()
+	var token common.Address
+	if o.token {
+		if token, err = sim.DeployToken(t.Context(), chaintest.PlainToken, "USDC", 6, big.NewInt(1e12)); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Tokens = append(cfg.Tokens, consolidate.Token{Address: token, Fee: big.NewInt(7)})
+	}
 	var c consolidate.Chain = ch
 	if o.chain != nil {
 		c = o.chain(ch)
@@ -84,7 +99,7 @@ func newServer(t testing.TB, o *serverOptions) *server {
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &server{t: t, sim: sim, svc: svc, url: ts.URL}
+	return &server{t: t, sim: sim, svc: svc, url: ts.URL, token: token}
 }
 
 // reply is a decoded answer.
@@ -100,6 +115,26 @@ func (r reply) code() string {
 	e, _ := r.body["error"].(map[string]any)
 	c, _ := e["code"].(string)
 	return c
+}
+
+// assetFields is a decoded asset.
+type assetFields struct {
+	symbol   string
+	decimals int
+	token    *string
+}
+
+// asset reads the answer's asset object.
+func (r reply) asset() assetFields {
+	m, _ := r.body["asset"].(map[string]any)
+	var a assetFields
+	a.symbol, _ = m["symbol"].(string)
+	d, _ := m["decimals"].(float64)
+	a.decimals = int(d)
+	if s, ok := m["token_address"].(string); ok {
+		a.token = &s
+	}
+	return a
 }
 
 func (r reply) str(field string) string {

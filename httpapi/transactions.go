@@ -42,7 +42,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/transactions/"+strconv.FormatInt(tx.ID, 10))
-	writeJSON(w, http.StatusCreated, newTransactionView(tx))
+	writeJSON(w, http.StatusCreated, newTransactionView(tx, assetOf(r.Context(), h.svc, tx.Token)))
 }
 
 // transaction serves GET /transactions/{id}.
@@ -57,7 +57,7 @@ func (h *Handler) transaction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, h.serviceError(r, err, fmt.Sprintf("transaction %d", id)))
 		return
 	}
-	writeJSON(w, http.StatusOK, newTransactionView(tx))
+	writeJSON(w, http.StatusOK, newTransactionView(tx, assetOf(r.Context(), h.svc, tx.Token)))
 }
 
 // transactions serves GET /accounts/{id}/transactions?limit=&before=.
@@ -92,7 +92,7 @@ func (h *Handler) transactions(w http.ResponseWriter, r *http.Request) {
 	}
 	page := pageView{Transactions: make([]transactionView, len(txs))}
 	for i, tx := range txs {
-		page.Transactions[i] = newTransactionView(tx)
+		page.Transactions[i] = newTransactionView(tx, assetOf(r.Context(), h.svc, tx.Token))
 	}
 	if len(txs) == limit {
 		next := txs[len(txs)-1].ID
