@@ -21,6 +21,7 @@ type simTx struct {
 	from    common.Address
 	nonce   uint64
 	to      common.Address
+	token   common.Address // zero for ether
 	amount  *big.Int
 	feeCap  *big.Int
 	cancel  bool
@@ -31,6 +32,10 @@ type simTx struct {
 type simBlock struct {
 	tx      *simTx // nil for an empty block
 	success bool
+	// events are the token Transfer events of a successful token
+	// transfer; delivered says whether one is the transfer as asked.
+	events    []consolidate.TokenTransfer
+	delivered bool
 }
 
 // simChain is a deterministic Ethereum wallet: a mempool, a canonical chain
@@ -121,6 +126,11 @@ func (c *simChain) signsOffline() bool {
 
 var (
 	simSender  = common.HexToAddress("0x5e4d000000000000000000000000000000005e4d")
+	// simToken is a token that returns false now and then; simTaxed keeps
+	// 1 % of every transfer, rounded down, so it delivers amounts below
+	// 100 in full and no larger one.
+	simToken = common.HexToAddress("0x70c0000000000000000000000000000000000001")
+	simTaxed = common.HexToAddress("0x70c0000000000000000000000000000000000002")
 	simSender2 = common.HexToAddress("0x5e4d000000000000000000000000000000025e4d")
 	simSender3 = common.HexToAddress("0x5e4d000000000000000000000000000000035e4d")
 )
@@ -203,9 +213,11 @@ func (c *simChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quo
 	return consolidate.Quote{GasLimit: 21000, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(2 * c.baseFee)}, nil
 }
 
-func (c *simChain) sign(from common.Address, nonce uint64, to common.Address, amount *big.Int, q consolidate.Quote, cancel bool) (consolidate.SignedTx, error) {
+func (c *simChain) sign(from common.Address, nonce uint64, t consolidate.Transfer, q consolidate.Quote, cancel bool) (consolidate.SignedTx, error) {
+	to, amount := t.To, t.Amount
 	raw := binary.BigEndian.AppendUint64(from.Bytes(), nonce)
 	raw = append(raw, to.Bytes()...)
+	raw = append(raw, t.Token.Bytes()...)
 	raw = append(raw, amount.FillBytes(make([]byte, 32))...)
 	raw = binary.BigEndian.AppendUint64(raw, q.GasLimit)
 	raw = append(raw, q.GasTipCap.FillBytes(make([]byte, 32))...)
@@ -214,7 +226,7 @@ func (c *simChain) sign(from common.Address, nonce uint64, to common.Address, am
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.known[h]; !ok {
-		tx := &simTx{hash: h, from: from, nonce: nonce, to: to, amount: new(big.Int).Set(amount), feeCap: new(big.Int).Set(q.GasFeeCap), cancel: cancel}
+		tx := &simTx{hash: h, from: from, nonce: nonce, to: to, token: t.Token, amount: new(big.Int).Set(amount), feeCap: new(big.Int).Set(q.GasFeeCap), cancel: cancel}
 		if !cancel && c.rejectP > 0 && c.dice.roll("reject", hashKey(h)) < c.rejectP {
 			tx.reject = true
 			c.stats.add("fault: rejected by node")
@@ -296,6 +308,7 @@ func (c *simChain) Statuses(_ context.Context, hashes []common.Hash) ([]consolid
 			st := consolidate.ChainStatus{
 				State:         consolidate.TxMined,
 				Success:       b.success,
+				Transfers:     b.events,
 				BlockNumber:   num,
 				BlockHash:     simBlockHash(num, h),
 				Fee:           new(big.Int).Mul(big.NewInt(21000), b.tx.feeCap),
@@ -364,6 +377,9 @@ func (c *simChain) mine(foreign bool) {
 			b.success = false
 			c.stats.add("fault: reverted")
 		}
+		if b.success && tx.token != (common.Address{}) {
+			c.runToken(&b)
+		}
 	}
 	if b.tx != nil {
 		for h, tx := range c.pool {
@@ -374,6 +390,37 @@ func (c *simChain) mine(foreign bool) {
 	}
 	c.blocks = append(c.blocks, b)
 	c.final = max(c.final, len(c.blocks)-c.conf+1)
+}
+
+// runToken is what the token contract does with b's transfer: simToken
+// moves the amount or, now and then, returns false and moves nothing;
+// simTaxed delivers the amount less 1 %.
+func (c *simChain) runToken(b *simBlock) {
+	tx := b.tx
+	got := new(big.Int).Set(tx.amount)
+	switch {
+	case tx.token == simToken && c.rng.IntN(10) == 0:
+		c.stats.add("fault: token returned false")
+		return
+	case tx.token == simTaxed:
+		got.Sub(got, new(big.Int).Div(tx.amount, big.NewInt(100)))
+		if got.Cmp(tx.amount) != 0 {
+			c.stats.add("fault: token kept a fee on transfer")
+		}
+	}
+	b.events = []consolidate.TokenTransfer{{Token: tx.token, From: tx.from, To: tx.to, Amount: got}}
+	b.delivered = got.Cmp(tx.amount) == 0
+}
+
+// tokenBalance is what a wallet holds of a token: always plenty; running
+// short is tested on a real chain.
+func (c *simChain) tokenBalance(from common.Address) (*big.Int, uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fail("token balance", 0); err != nil {
+		return nil, 0, err
+	}
+	return new(big.Int).Lsh(big.NewInt(1), 128), c.chainNonce(from), nil
 }
 
 // reorg drops up to depth blocks that are not final; their transactions

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/big"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/store/storetest"
 )
@@ -34,7 +36,8 @@ func (s *sim) check(ctx context.Context) {
 		if m.status.Final() && tx.Status != m.status {
 			t.Fatalf("transaction %d went from %s to %s", id, m.status, tx.Status)
 		}
-		cost := new(big.Int).Add(m.amount, s.fee)
+		fee := s.feeOf(m.account)
+		cost := new(big.Int).Add(m.amount, fee)
 		if !tx.Status.Final() {
 			held[m.account].Add(held[m.account], cost)
 			m.status = tx.Status
@@ -52,7 +55,7 @@ func (s *sim) check(ctx context.Context) {
 		case consolidate.OutcomeSuccess:
 			spent[m.account].Add(spent[m.account], cost)
 		case consolidate.OutcomeReverted:
-			spent[m.account].Add(spent[m.account], s.fee)
+			spent[m.account].Add(spent[m.account], fee)
 		}
 	}
 	totalCredits, totalCurrent, totalSpent := new(big.Int), new(big.Int), new(big.Int)
@@ -96,7 +99,12 @@ func (s *sim) outcome(tx consolidate.Transaction) consolidate.Outcome {
 		s.t.Fatalf("transaction %d: nonce %d consumed by a transfer of another amount or recipient", tx.ID, tx.Nonce)
 	case tx.Hash != b.tx.hash:
 		s.t.Fatalf("transaction %d: hash %s, but attempt %s landed", tx.ID, tx.Hash, b.tx.hash)
+	case tx.Token != b.tx.token:
+		s.t.Fatalf("transaction %d of %s: nonce %d consumed by a transfer of %s", tx.ID, tx.Token, tx.Nonce, b.tx.token)
 	case !b.success:
+		return consolidate.OutcomeReverted
+	case b.tx.token != (common.Address{}) && !b.delivered:
+		// The receipt says success, but the token did not move the amount.
 		return consolidate.OutcomeReverted
 	}
 	return consolidate.OutcomeSuccess

@@ -100,12 +100,20 @@ func (ch crashChain) SignsOffline() bool { return ch.simChain.signsOffline() }
 
 func (ch crashChain) Nonce(context.Context) (uint64, error) { return ch.simChain.nonce(ch.addr) }
 
+func (ch crashChain) TokenBalance(context.Context, common.Address) (*big.Int, uint64, error) {
+	return ch.simChain.tokenBalance(ch.addr)
+}
+
+func (ch crashChain) TokenInfo(context.Context, common.Address) (string, uint8, error) {
+	return "SIM", 6, nil
+}
+
 func (ch crashChain) Sign(ctx context.Context, nonce uint64, t consolidate.Transfer, q consolidate.Quote) (consolidate.SignedTx, error) {
 	ch.s.crash.at("sign: after reserve, before sign")
 	if err := ch.signFault(ctx, ch.addr, nonce); err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	signed, err := ch.sign(ch.addr, nonce, t.To, t.Amount, q, false)
+	signed, err := ch.sign(ch.addr, nonce, t, q, false)
 	ch.s.crash.at("sign: after sign, before store")
 	return signed, err
 }
@@ -114,7 +122,7 @@ func (ch crashChain) SignCancel(ctx context.Context, nonce uint64, q consolidate
 	if err := ch.signFault(ctx, ch.addr, nonce); err != nil {
 		return consolidate.SignedTx{}, err
 	}
-	return ch.sign(ch.addr, nonce, ch.addr, new(big.Int), q, true)
+	return ch.sign(ch.addr, nonce, consolidate.Transfer{To: ch.addr, Amount: new(big.Int)}, q, true)
 }
 
 func (ch crashChain) Broadcast(ctx context.Context, raw []byte) error {

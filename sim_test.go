@@ -128,6 +128,7 @@ func TestSimulation(t *testing.T) {
 
 type simAccount struct {
 	id      int64
+	token   common.Address // zero for ether
 	credits *big.Int
 	refs    map[string]*big.Int
 }
@@ -159,7 +160,8 @@ type sim struct {
 	batch    int      // Config.ReconcileBatch
 	budget   int      // Config.Backoff.Checks
 	foreignP float64  // how often a mined block holds a foreign transaction taking the wallet's next nonce
-	fee      *big.Int
+	fee      *big.Int // of an ether transfer
+	tokenFee *big.Int // of a token transfer
 	accounts []*simAccount
 	txs      map[int64]*simTransfer
 	keys     map[string]int64                    // "account/key" → transaction ID (0 for a rejection)
@@ -172,7 +174,7 @@ func newSim(t *testing.T, seed uint64, steps int) *sim {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s := &sim{
 		t: t, seed: seed, steps: steps, rng: rng, dir: t.TempDir(),
-		crash: &crasher{}, fee: big.NewInt(7), locker: consolidate.NewMemoryLocker(),
+		crash: &crasher{}, fee: big.NewInt(7), tokenFee: big.NewInt(3), locker: consolidate.NewMemoryLocker(),
 		queue: &queueServer{Queue: consolidate.NewMemoryQueue()}, batch: []int{1, 2, 4, 8, 64}[rng.IntN(5)], budget: []int{4, 8, 32}[rng.IntN(3)],
 		txs: map[int64]*simTransfer{}, keys: map[string]int64{}, events: map[string]consolidate.EventMessage{},
 		stats: &simCounts{m: map[string]int{}}, foreignP: 1.0 / 40,
@@ -344,13 +346,35 @@ func (s *sim) retry(call func() error) error {
 	return nil
 }
 
+// createAccount opens an account in ether, or in one of the tokens.
 func (s *sim) createAccount(ctx context.Context) {
 	var a consolidate.Account
-	err := s.retry(func() (err error) { a, err = s.proc().svc.CreateAccount(ctx); return err })
+	token := []common.Address{{}, {}, simToken, simTaxed}[s.rng.IntN(4)]
+	err := s.retry(func() (err error) {
+		if token == (common.Address{}) {
+			a, err = s.proc().svc.CreateAccount(ctx)
+		} else {
+			a, err = s.proc().svc.CreateTokenAccount(ctx, token, "")
+		}
+		return err
+	})
 	if err != nil {
 		s.t.Fatalf("CreateAccount: %v", err)
 	}
-	s.accounts = append(s.accounts, &simAccount{id: a.ID, credits: new(big.Int), refs: map[string]*big.Int{}})
+	if a.Token != token {
+		s.t.Fatalf("account %d holds %s, want %s", a.ID, a.Token, token)
+	}
+	s.accounts = append(s.accounts, &simAccount{id: a.ID, token: token, credits: new(big.Int), refs: map[string]*big.Int{}})
+}
+
+// feeOf is what a transfer from account id costs it.
+func (s *sim) feeOf(id int64) *big.Int {
+	for _, a := range s.accounts {
+		if a.id == id && a.token != (common.Address{}) {
+			return s.tokenFee
+		}
+	}
+	return s.fee
 }
 
 func (s *sim) pickAccount() *simAccount { return s.accounts[s.rng.IntN(len(s.accounts))] }

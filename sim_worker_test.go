@@ -40,6 +40,7 @@ func (s *sim) restart(p *simProc, loseQueue bool) {
 		Locker:     s.locker,
 		Logger:     quietLogger(),
 		Fee:        s.fee,
+		Tokens:     []consolidate.Token{{Address: simToken, Fee: s.tokenFee}, {Address: simTaxed, Fee: s.tokenFee}},
 		StuckAfter: 1000 * time.Hour,
 		SweepGrace: time.Nanosecond,
 		// A void still takes two checks that see the nonce consumed.
