@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/go-consolidate/consolidate"
+	"github.com/go-consolidate/consolidate/chain"
 )
 
 // chainReader is what the audit asks the chain: go-ethereum's clients,
@@ -45,6 +46,7 @@ type report struct {
 	attempts, cancels, landed                               int
 	signedLater, rejected                                   int                    // reserved transfers signed after, signatures refused
 	perWallet                                               map[common.Address]int // transfers each wallet sent
+	tokenTransfers, tokenSettled                            int                    // transfers of the token accepted, and settled SUCCESSFUL
 
 	lost, doubleSettled, overdrafts int
 	violations                      []string // invariant violations, described
@@ -83,6 +85,9 @@ func (r *report) shortfalls() []string {
 	if r.insufficient == 0 {
 		out = append(out, "no submit was refused for insufficient funds: no account ran dry")
 	}
+	if r.tokenTransfers == 0 || r.tokenSettled == 0 {
+		out = append(out, "no token transfer was accepted and settled")
+	}
 	if r.flakySigner && (r.signedLater == 0 || r.rejected == 0) {
 		out = append(out, "the flaky signer never signed a reservation or never had a signature refused")
 	}
@@ -107,6 +112,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "submits refused             %d insufficient funds, %d account locked; %d idempotent replays returned the original\n", r.insufficient, r.locked, r.replays)
 	fmt.Fprintf(w, "final                       %d: %d SUCCESSFUL, %d FAILED reverted, %d FAILED voided\n", r.settled(), r.successful, r.reverted, r.voided)
 	fmt.Fprintf(w, "signed attempts             %d (%d cancels), %d of the wallets' transactions on chain\n", r.attempts, r.cancels, r.landed)
+	fmt.Fprintf(w, "token transfers             %d accepted, %d SUCCESSFUL with their Transfer event\n", r.tokenTransfers, r.tokenSettled)
 	if len(r.perWallet) > 1 {
 		fmt.Fprintf(w, "transfers per wallet       ")
 		for _, addr := range slices.SortedFunc(maps.Keys(r.perWallet), common.Address.Cmp) {
@@ -152,6 +158,7 @@ func (r *report) print(w io.Writer) {
 type row struct {
 	id, account       int64
 	sender, recipient common.Address
+	token             common.Address // zero for ether
 	amount, feeTotal  *big.Int
 	feeChain          *big.Int // nil while PENDING
 	nonce             uint64
@@ -229,6 +236,9 @@ func audit(ctx context.Context, db *sql.DB, ch chainReader, rdb *redis.Client, p
 			r.violate("transfer %d was sent by %s, none of the soak's wallets", t.id, t.sender.Hex())
 		}
 		r.perWallet[t.sender]++
+		if t.token != (common.Address{}) {
+			r.tokenTransfers++
+		}
 		key := walletNonce{t.sender, t.nonce}
 		if other, dup := byNonce[key]; dup {
 			r.doubleSettled++
@@ -363,11 +373,20 @@ func checkFinal(ctx context.Context, ch chainReader, t row, as []attempt, r *rep
 		}
 		r.voided++
 		return new(big.Int), nil
+	case landed.Status == types.ReceiptStatusSuccessful && !moved(t, landed):
+		if t.status != consolidate.StatusFailed {
+			return fail("the token transfer landed without its Transfer event")
+		}
+		r.reverted++
+		return new(big.Int).Set(t.feeTotal), nil
 	case landed.Status == types.ReceiptStatusSuccessful:
 		if t.status != consolidate.StatusSuccessful {
 			return fail("the transfer landed with receipt status 1")
 		}
 		r.successful++
+		if t.token != (common.Address{}) {
+			r.tokenSettled++
+		}
 		return new(big.Int).Add(t.amount, t.feeTotal), nil
 	default:
 		if t.status != consolidate.StatusFailed {
@@ -376,6 +395,21 @@ func checkFinal(ctx context.Context, ch chainReader, t row, as []attempt, r *rep
 		r.reverted++
 		return new(big.Int).Set(t.feeTotal), nil
 	}
+}
+
+// moved reports whether a landed transfer moved what it was asked to: a
+// receipt of status 1 for ether, and for a token also the token's
+// Transfer event of the amount from the wallet to the recipient.
+func moved(t row, rc *types.Receipt) bool {
+	if t.token == (common.Address{}) {
+		return true
+	}
+	for _, e := range chain.TokenTransfers(t.token, rc.Logs) {
+		if e.From == t.sender && e.To == t.recipient && e.Amount.Cmp(t.amount) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // scanWallets reads every block and checks each transaction a wallet
@@ -529,7 +563,7 @@ func checkEvents(ctx context.Context, db *sql.DB, rows map[int64]row, r *report)
 }
 
 func loadRows(ctx context.Context, db *sql.DB) (map[int64]row, error) {
-	q, err := db.QueryContext(ctx, `SELECT id, account_id, sender, recipient, amount, fee_total, fee_blockchain,
+	q, err := db.QueryContext(ctx, `SELECT id, account_id, sender, recipient, token, amount, fee_total, fee_blockchain,
 		nonce, hash, status, block_number, block_hash FROM transactions`)
 	if err != nil {
 		return nil, err
@@ -538,13 +572,13 @@ func loadRows(ctx context.Context, db *sql.DB) (map[int64]row, error) {
 	out := map[int64]row{}
 	for q.Next() {
 		var t row
-		var sender, recipient, hash, blockHash []byte
+		var sender, recipient, token, hash, blockHash []byte
 		var status string
-		if err := q.Scan(&t.id, &t.account, &sender, &recipient, money{&t.amount}, money{&t.feeTotal}, money{&t.feeChain},
+		if err := q.Scan(&t.id, &t.account, &sender, &recipient, &token, money{&t.amount}, money{&t.feeTotal}, money{&t.feeChain},
 			&t.nonce, &hash, &status, &t.blockNumber, &blockHash); err != nil {
 			return nil, err
 		}
-		t.sender, t.recipient = common.BytesToAddress(sender), common.BytesToAddress(recipient)
+		t.sender, t.recipient, t.token = common.BytesToAddress(sender), common.BytesToAddress(recipient), common.BytesToAddress(token)
 		t.hash, t.blockHash = common.BytesToHash(hash), common.BytesToHash(blockHash)
 		t.status = consolidate.Status(status)
 		out[t.id] = t

@@ -72,7 +72,7 @@ func TestVerdict(t *testing.T) {
 	busy := func() *report {
 		return &report{
 			drained: true, accepted: 900, minAccepted: 200, successful: 800, reverted: 90, voided: 10,
-			kills: 50, insufficient: 300, children: 5, started: 5,
+			kills: 50, insufficient: 300, children: 5, started: 5, tokenTransfers: 300, tokenSettled: 250,
 		}
 	}
 	for _, c := range []struct {
@@ -90,6 +90,7 @@ func TestVerdict(t *testing.T) {
 		{"no account ran dry", func(r *report) { r.insufficient = 0 }, "insufficient funds"},
 		{"a child never started", func(r *report) { r.started = 4 }, "1 of 5 children never started"},
 		{"every wallet sent", func(r *report) { r.perWallet = map[common.Address]int{{1}: 300, {2}: 600} }, ""},
+		{"no token transfer", func(r *report) { r.tokenTransfers, r.tokenSettled = 0, 0 }, "no token transfer"},
 		{"a wallet sent nothing", func(r *report) { r.perWallet = map[common.Address]int{{1}: 900, {2}: 0} }, "carried no transfer"},
 		{"one wallet", func(r *report) { r.perWallet = map[common.Address]int{{1}: 900} }, ""},
 		{"flaky signer at work", func(r *report) { r.flakySigner, r.signedLater, r.rejected = true, 900, 20 }, ""},
@@ -114,8 +115,8 @@ func TestVerdict(t *testing.T) {
 		})
 	}
 	idle := &report{drained: true, minAccepted: 200, children: 5}
-	if n := len(idle.shortfalls()); n != 5 || idle.ok() {
-		t.Fatalf("a run that did nothing: %d shortfalls %q, ok %v; want all 5 and a fail", n, idle.shortfalls(), idle.ok())
+	if n := len(idle.shortfalls()); n != 6 || idle.ok() {
+		t.Fatalf("a run that did nothing: %d shortfalls %q, ok %v; want all 6 and a fail", n, idle.shortfalls(), idle.ok())
 	}
 }
 

@@ -24,6 +24,9 @@ import (
 	"github.com/go-consolidate/consolidate/redis"
 )
 
+// tokenFee is what a transfer of the soak's token costs its account.
+var tokenFee = big.NewInt(30_000_000_000_000)
+
 // serviceConfig is what every process of the soak runs with: the defaults
 // are for real networks, where checks minutes apart are right; here blocks
 // come every 100 ms and processes die every second, so everything is
@@ -103,6 +106,10 @@ func runChild(ctx context.Context, c config) error {
 	}
 	cfg := serviceConfig(c, cl, log)
 	cfg.Wallets = chains[1:]
+	if !common.IsHexAddress(c.token) {
+		return fmt.Errorf("-token %q is not an address", c.token)
+	}
+	cfg.Tokens = []consolidate.Token{{Address: common.HexToAddress(c.token), Fee: tokenFee}}
 	svc, err := consolidate.New(store, chains[0], cfg)
 	if err != nil {
 		return err

@@ -102,6 +102,11 @@ func runController(ctx context.Context, c config) (bool, error) {
 	defer func() { stopMining(); <-minerDone }()
 	c.rpc = sim.Endpoint()
 	c.reverter = reverter.Hex()
+	token, err := deployToken(ctx, sim, wallets)
+	if err != nil {
+		return false, err
+	}
+	c.token = token.Hex()
 
 	if err := fund(ctx, c); err != nil {
 		return false, err
@@ -233,8 +238,32 @@ func newWallets(n int) ([]*ecdsa.PrivateKey, []common.Address, error) {
 	return keys, addrs, nil
 }
 
-// fund creates the accounts (IDs 1 to c.accounts in a new ledger) and
-// makes their first deposits; the controller is the only writer then.
+// tokenSupply is what each wallet holds of the soak's token: far more
+// than the accounts can spend.
+var tokenSupply = new(big.Int).Lsh(big.NewInt(1), 120)
+
+// deployToken deploys the soak's ERC-20 and gives every wallet
+// tokenSupply of it.
+func deployToken(ctx context.Context, sim *chaintest.Chain, wallets []common.Address) (common.Address, error) {
+	token, err := sim.DeployToken(ctx, chaintest.PlainToken, "SOAK", 6, tokenSupply)
+	if err != nil {
+		return common.Address{}, err
+	}
+	for _, w := range wallets[1:] {
+		if err := sim.MintToken(ctx, token, w, tokenSupply); err != nil {
+			return common.Address{}, err
+		}
+	}
+	return token, nil
+}
+
+// tokenAccount reports whether account id holds the soak's token rather
+// than ether: every third does.
+func tokenAccount(id int64) bool { return id%3 == 0 }
+
+// fund creates the accounts (IDs 1 to c.accounts in a new ledger), a
+// third of them in the token, and makes their first deposits; the
+// controller is the only writer then.
 func fund(ctx context.Context, c config) error {
 	store, err := openStore(ctx, c)
 	if err != nil {
@@ -242,7 +271,11 @@ func fund(ctx context.Context, c config) error {
 	}
 	defer store.Close()
 	for i := range c.accounts {
-		a, err := store.CreateAccount(ctx, consolidate.NewAccount{})
+		var p consolidate.NewAccount
+		if tokenAccount(int64(i + 1)) {
+			p.Token = common.HexToAddress(c.token)
+		}
+		a, err := store.CreateAccount(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -347,7 +380,7 @@ func (p *proc) start() error {
 	c := p.f.cfg
 	args := []string{
 		"-role", p.role, "-index", strconv.Itoa(p.index),
-		"-db", c.db, "-redis", c.redisURL, "-prefix", c.prefix, "-rpc", c.rpc, "-reverter", c.reverter, "-logdir", c.logDir,
+		"-db", c.db, "-redis", c.redisURL, "-prefix", c.prefix, "-rpc", c.rpc, "-reverter", c.reverter, "-token", c.token, "-logdir", c.logDir,
 		"-accounts", strconv.Itoa(c.accounts), "-threads", strconv.Itoa(c.threads),
 		"-confirmations", strconv.FormatUint(c.confirmations, 10), "-stuck-after", c.stuckAfter.String(),
 		"-signer", c.signer,

@@ -75,6 +75,7 @@ type config struct {
 	prefix   string
 	rpc      string
 	reverter string
+	token    string
 	logDir   string
 }
 
@@ -105,6 +106,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.prefix, "prefix", "", "prefix of this soak's Redis keys (set by the controller)")
 	fs.StringVar(&c.rpc, "rpc", "", "JSON-RPC endpoint of the chain (set by the controller)")
 	fs.StringVar(&c.reverter, "reverter", "", "address of the reverting contract (set by the controller)")
+	fs.StringVar(&c.token, "token", "", "address of the ERC-20 token a third of the accounts hold (set by the controller)")
 	fs.StringVar(&c.logDir, "logdir", "", "directory of the accepted-transfer logs (set by the controller)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
