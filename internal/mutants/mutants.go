@@ -5,6 +5,43 @@ package main
 // snippets are exact, tabs included.
 var mutants = []mutant{
 	{
+		name: "token-success-on-status-alone",
+		desc: "a token transfer whose receipt has status 1 is SUCCESSFUL without its Transfer event, so a token that returns false keeps the account's money",
+		edits: []edit{
+			{"\tif tx.Token == (common.Address{}) {\n\t\treturn true\n\t}\n\tfor _, e := range st.Transfers {", "\tif true {\n\t\treturn true\n\t}\n\tfor _, e := range st.Transfers {"},
+		},
+		pkgs: []string{"."},
+		run:  "^TestTokenReturningFalseFails$",
+	},
+	{
+		name: "token-amount-unchecked",
+		desc: "any Transfer event from the wallet to the recipient counts as delivery, so a token that keeps a fee on transfer is SUCCESSFUL",
+		edits: []edit{
+			{"e.Amount != nil && e.Amount.Cmp(tx.Amount) == 0", "e.Amount != nil"},
+		},
+		pkgs: []string{"."},
+		run:  "^TestTokenTakingAFeeFails$",
+	},
+	{
+		name: "token-hold-forgotten",
+		desc: "a token transfer given to a wallet is not counted against its balance until mined, so Submit overcommits the wallet's tokens",
+		edits: []edit{
+			{"\tb.holds[h] = true\n\treturn h, nil", "\treturn h, nil"},
+		},
+		pkgs: []string{"."},
+		run:  "^TestTokenTransferBeyondTheWalletsIsRefused$",
+	},
+	{
+		name: "wrong-asset-accepted",
+		desc: "the SQLite store spends from an account in an asset it does not hold",
+		in:   "store/sqlite",
+		edits: []edit{
+			{"\t\tif a.Token != p.Token {\n\t\t\treturn fmt.Errorf(\"%w: account %d\", consolidate.ErrWrongAsset, p.AccountID)", "\t\tif false {\n\t\t\treturn fmt.Errorf(\"%w: account %d\", consolidate.ErrWrongAsset, p.AccountID)"},
+		},
+		pkgs: []string{"./store/sqlite"},
+		run:  "^TestConformance$/^SubmitWrongAsset$",
+	},
+	{
 		name: "remote-signature-unchecked",
 		desc: "what a signer that is not a local key returns is stored and sent without comparing it with the request",
 		in:   "chain",
