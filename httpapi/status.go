@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
 
@@ -24,6 +25,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"age":         age,
 	"until":       until,
 	"ether":       ether,
+	"amount":      amount,
 	"etherString": etherString,
 	"short":       short,
 }).ParseFS(templateFiles, "templates/*.html"))
@@ -44,7 +46,10 @@ type statusData struct {
 	Parked     []consolidate.Transaction
 	ParkedIDs  map[int64]bool
 	Recent     []consolidate.Transaction
-	Chart      chart
+	// Assets names the asset of every transfer listed, by token (the
+	// zero address for ether).
+	Assets map[common.Address]assetView
+	Chart  chart
 }
 
 // statusPage serves GET /operator/.
@@ -67,6 +72,14 @@ func (op *Operator) statusPage(w http.ResponseWriter, r *http.Request, binding [
 	if err != nil {
 		writeError(w, op.api.serviceError(r, err, "status"))
 		return
+	}
+	d.Assets = map[common.Address]assetView{}
+	for _, txs := range [][]consolidate.Transaction{d.Pending, d.Parked, d.Recent} {
+		for _, tx := range txs {
+			if _, ok := d.Assets[tx.Token]; !ok {
+				d.Assets[tx.Token] = assetOf(r.Context(), op.svc, tx.Token)
+			}
+		}
 	}
 	d.Chart = newChart(d.Overview.Throughput)
 	d.ParkedIDs = make(map[int64]bool, len(d.Parked))
@@ -276,9 +289,30 @@ func ether(wei *big.Int) string {
 	return s + " ETH"
 }
 
+// amount formats an amount of asset for reading: ether as ether does, a
+// token in whole tokens with all its decimals, and a token whose symbol
+// is unknown in its smallest unit.
+func amount(asset assetView, v *big.Int) string {
+	switch {
+	case v == nil:
+		return "–"
+	case asset.Token == nil:
+		return ether(v)
+	case asset.Symbol == "":
+		return v.String() + " units of " + shortHex(*asset.Token)
+	}
+	s := v.String()
+	if asset.Decimals > 0 {
+		s = new(big.Rat).SetFrac(v, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(asset.Decimals)), nil)).FloatString(int(asset.Decimals))
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s + " " + asset.Symbol
+}
+
 // short shortens a hex address or hash for a table cell.
-func short(s fmt.Stringer) string {
-	v := s.String()
+func short(s fmt.Stringer) string { return shortHex(s.String()) }
+
+func shortHex(v string) string {
 	if len(v) <= 14 {
 		return v
 	}

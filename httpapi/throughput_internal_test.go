@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math/big"
 	"testing"
 	"time"
 
@@ -51,5 +52,29 @@ func TestEther(t *testing.T) {
 		if got := etherString(in); got != want {
 			t.Errorf("etherString(%s) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestAmount(t *testing.T) {
+	t.Parallel()
+	usdc := "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+	for _, c := range []struct {
+		asset assetView
+		v     int64
+		want  string
+	}{
+		{assetView{Symbol: "ETH", Decimals: 18}, 250_000_000_000_000_000, "0.25 ETH"},
+		{assetView{Symbol: "USDC", Decimals: 6, Token: &usdc}, 2_500_000, "2.5 USDC"},
+		{assetView{Symbol: "USDC", Decimals: 6, Token: &usdc}, 1, "0.000001 USDC"},
+		{assetView{Symbol: "USDC", Decimals: 6, Token: &usdc}, 7_000_000, "7 USDC"},
+		{assetView{Symbol: "PTS", Token: &usdc}, 42, "42 PTS"},
+		{assetView{Token: &usdc}, 42, "42 units of 0xA0b869…eB48"},
+	} {
+		if got := amount(c.asset, big.NewInt(c.v)); got != c.want {
+			t.Errorf("amount(%+v, %d) = %q, want %q", c.asset, c.v, got, c.want)
+		}
+	}
+	if got := amount(assetView{}, nil); got != "–" {
+		t.Errorf("amount of nil = %q", got)
 	}
 }
