@@ -56,8 +56,9 @@
 // # Output
 //
 // Tables by default; -json prints one JSON document for scripts. Amounts
-// are exact decimal wei, as strings in JSON; times are UTC, RFC 3339 in
-// JSON. A list whose page is full gives the cursor of the next page
+// are exact decimals in the smallest unit of their asset (wei for ether;
+// token_address names a token), as strings in JSON; times are UTC, RFC
+// 3339 in JSON. A list whose page is full gives the cursor of the next page
 // (next_cursor in JSON, a hint on stderr otherwise).
 //
 // # Exit codes

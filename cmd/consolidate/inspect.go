@@ -61,9 +61,9 @@ func runAccount(ctx context.Context, c *cli, args []string) error {
 	}
 	return pairs(c.stdout,
 		"account", strconv.FormatInt(v.ID, 10),
-		"available", v.Available+" wei",
-		"current", v.Current+" wei",
-		"held", v.Held+" wei",
+		"available", v.Available+" "+unit(v.Token),
+		"current", v.Current+" "+unit(v.Token),
+		"held", v.Held+" "+unit(v.Token),
 		"created", short(a.CreatedAt),
 		"updated", short(a.UpdatedAt))
 }
@@ -147,8 +147,8 @@ func printTransfer(c *cli, tx consolidate.Transaction, v transferView, attempts 
 		"status", status,
 		"from", v.From,
 		"to", v.To,
-		"amount", v.Amount+" wei",
-		"fee charged", v.FeeTotal+" wei",
+		"amount", v.Amount+" "+unit(v.Token),
+		"fee charged", v.FeeTotal+" "+unit(v.Token),
 		"fee on chain", fee,
 		"nonce", strconv.FormatUint(v.Nonce, 10),
 		"hash", v.Hash,

@@ -113,10 +113,10 @@ func (c *cli) printListing(txs []consolidate.Transaction, next int64) error {
 		return err
 	}
 	now := time.Now()
-	t := newTable(c.stdout, "ID", "ACCOUNT", "STATUS", "AMOUNT (wei)", "FEE (wei)", "NONCE", "CHECKS", "CREATED", "AGE", "HASH")
+	t := newTable(c.stdout, "ID", "ACCOUNT", "STATUS", "ASSET", "AMOUNT", "FEE", "NONCE", "CHECKS", "CREATED", "AGE", "HASH")
 	for _, tx := range txs {
 		t.row(strconv.FormatInt(tx.ID, 10), strconv.FormatInt(tx.AccountID, 10), string(tx.Status),
-			wei(tx.Amount), wei(tx.FeeTotal), strconv.FormatUint(tx.Nonce, 10), strconv.Itoa(tx.Checks),
+			asset(tx.Token), wei(tx.Amount), wei(tx.FeeTotal), strconv.FormatUint(tx.Nonce, 10), strconv.Itoa(tx.Checks),
 			short(tx.CreatedAt), age(now, tx.CreatedAt), tx.Hash.Hex())
 	}
 	if err := t.flush(); err != nil {

@@ -14,11 +14,14 @@ import (
 	"github.com/go-consolidate/consolidate"
 )
 
-// Amounts are printed as decimal wei, exactly, in tables and in JSON
-// (as strings: JSON numbers lose precision past 2^53).
+// Amounts are printed exactly, in the smallest unit of their asset (wei
+// for ether), in tables and in JSON (as strings: JSON numbers lose
+// precision past 2^53). Token is the asset's ERC-20 contract, empty for
+// ether.
 
 type accountView struct {
 	ID        int64  `json:"id"`
+	Token     string `json:"token_address,omitempty"`
 	Available string `json:"available"`
 	Current   string `json:"current"`
 	Held      string `json:"held"` // current − available: what PENDING transfers hold
@@ -29,6 +32,7 @@ type accountView struct {
 func newAccountView(a consolidate.Account) accountView {
 	return accountView{
 		ID:        a.ID,
+		Token:     tokenHex(a.Token),
 		Available: wei(a.Available),
 		Current:   wei(a.Current),
 		Held:      wei(new(big.Int).Sub(orZero(a.Current), orZero(a.Available))),
@@ -44,6 +48,7 @@ type transferView struct {
 	Parked         *bool         `json:"parked,omitempty"`
 	From           string        `json:"from"`
 	To             string        `json:"to"`
+	Token          string        `json:"token_address,omitempty"`
 	Amount         string        `json:"amount"`
 	FeeTotal       string        `json:"fee_total"`
 	FeeBlockchain  string        `json:"fee_blockchain,omitempty"`
@@ -75,6 +80,7 @@ func newTransferView(t consolidate.Transaction) transferView {
 		Status:         string(t.Status),
 		From:           t.From.Hex(),
 		To:             t.To.Hex(),
+		Token:          tokenHex(t.Token),
 		Amount:         wei(t.Amount),
 		FeeTotal:       wei(t.FeeTotal),
 		Nonce:          t.Nonce,
@@ -107,6 +113,30 @@ func newAttemptView(a consolidate.Attempt) attemptView {
 }
 
 // wei prints an amount exactly; nil (not known) is "".
+// tokenHex is a token's address, or "" for ether.
+func tokenHex(token common.Address) string {
+	if token == (common.Address{}) {
+		return ""
+	}
+	return token.Hex()
+}
+
+// unit names the smallest unit of an asset given as tokenHex gives it.
+func unit(token string) string {
+	if token == "" {
+		return "wei"
+	}
+	return "units of " + token
+}
+
+// asset names an asset in a table cell.
+func asset(token common.Address) string {
+	if token == (common.Address{}) {
+		return "ETH"
+	}
+	return token.Hex()[:10] + "…"
+}
+
 func wei(x *big.Int) string {
 	if x == nil {
 		return ""
