@@ -55,6 +55,9 @@ type Wallet struct {
 	// Balance is the wallet's balance in wei at the latest block; nil
 	// when the Chain does not implement BalanceReader.
 	Balance *big.Int
+	// Tokens is what the wallet holds of each of Config.Tokens at the
+	// latest block, by token; set for the Service's own wallets.
+	Tokens map[common.Address]*big.Int
 	// Own is set for the Service's wallets; the fields below are theirs.
 	Own bool
 	// InRotation: new transfers may go to the wallet. Otherwise
@@ -149,6 +152,9 @@ func (s *Service) Wallets(ctx context.Context) ([]Wallet, error) {
 				return nil, wrap("wallet balance", err)
 			}
 			own.Balance = bal
+		}
+		if own.Tokens, err = s.tokenBalances(ctx, w); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

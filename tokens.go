@@ -202,6 +202,23 @@ func (tk *tokenState) placed(w *wallet, h *tokenHold, tx Transaction, created bo
 	h.nonce, h.known = tx.Nonce, true
 }
 
+// tokenBalances reads what w holds of each configured token, or nil if
+// none is configured.
+func (s *Service) tokenBalances(ctx context.Context, w *wallet) (map[common.Address]*big.Int, error) {
+	if len(s.tokens.by) == 0 {
+		return nil, nil
+	}
+	out := make(map[common.Address]*big.Int, len(s.tokens.by))
+	for addr := range s.tokens.by {
+		bal, _, err := w.chain.(TokenReader).TokenBalance(ctx, addr)
+		if err != nil {
+			return nil, wrap("wallet token balance", err)
+		}
+		out[addr] = bal
+	}
+	return out, nil
+}
+
 // Token returns a configured token with its symbol and decimals, read
 // from the contract once when the configuration has no symbol. An
 // address that is not configured is ErrUnknownToken.

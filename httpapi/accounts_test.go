@@ -261,6 +261,14 @@ func TestTokenAccount(t *testing.T) {
 		t.Fatalf("balances %s %s, want 997493 held of 1000000", avail, cur)
 	}
 
+	// Operators see what the wallet holds of the token.
+	ws := s.do("GET", "/operator/wallets", "").want(t, 200, "")
+	wallets, _ := ws.body["wallets"].([]any)
+	w0, _ := wallets[0].(map[string]any)
+	if tb, _ := w0["token_balances"].(map[string]any); tb[token] != "1000000000000" {
+		t.Fatalf("wallet's token balances: %s", ws.raw)
+	}
+
 	s.do("POST", "/accounts", `{"token_address": "0x00000000000000000000000000000000000b0b0b"}`).want(t, 422, "unknown_token")
 	s.do("POST", "/accounts", `{"token_address": "usdc"}`).want(t, 422, "invalid_address")
 	// More than the wallet holds of the token: refused, nothing stored.

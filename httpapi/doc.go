@@ -32,7 +32,9 @@
 //	 "from_public_address": "0x…", "to_public_address": "0x…",
 //	 "transaction_amount_in_wei": "1000000000000000000",
 //	 "transaction_fee_total_in_wei": "50000000000000",
-//	 "transaction_fee_blockchain_in_wei": null, "status": "PENDING",
+//	 "transaction_fee_blockchain_in_wei": null,
+//	 "asset": {"symbol": "ETH", "decimals": 18, "token_address": null},
+//	 "status": "PENDING",
 //	 "idempotency_key": "order-42", "created_at": "…", "updated_at": "…"}
 //
 // With a wallet that signs through a remote signer or a KMS, the transfer
@@ -48,11 +50,19 @@
 // until the transfer is mined and final. status is PENDING, SUCCESSFUL or
 // FAILED.
 //
+// An account holds ether or one ERC-20 token (see POST /accounts), and its
+// transfers move that asset, named by asset: its symbol, its decimals, and
+// its contract address (null for ether). Amounts and balances are in the
+// asset's smallest unit, wei for ether; the field names say wei, as they
+// did before tokens. transaction_fee_blockchain_in_wei is always wei, paid
+// by the service's wallet. A token transfer the wallets cannot cover is
+// 503 wallet_underfunded, and nothing is stored.
+//
 // GET /transactions/{id} returns one transaction (200), or 404.
 //
 // GET /accounts/{id} returns an account's balances:
 //
-//	{"id": 1, "available_balance_in_wei": "…", "current_balance_in_wei": "…"}
+//	{"id": 1, "asset": {…}, "available_balance_in_wei": "…", "current_balance_in_wei": "…"}
 //
 // available is what the account may spend now; current is what has
 // settled. Their difference is held by PENDING transfers.
@@ -75,7 +85,9 @@
 // credentials and the CSRF defences of the page.
 //
 // POST /accounts creates an account, optionally with a first deposit:
-// {"deposit_in_wei": "…"} (or {}). The answer is 201 with the account. The
+// {"deposit_in_wei": "…"} (or {}), and "token_address": "0x…" to open it in
+// one of the service's tokens rather than ether (422 unknown_token for
+// another). The answer is 201 with the account. The
 // deposit is credited with the reference "initial-deposit"; should that
 // fail after the account was created, the error is returned and the empty
 // account remains. With an Idempotency-Key header the request is safe to

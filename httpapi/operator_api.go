@@ -213,6 +213,9 @@ type walletView struct {
 	// service's own wallet only.
 	FinalizedNonce *uint64 `json:"finalized_nonce,omitempty"`
 	Balance        *string `json:"balance_in_wei,omitempty"`
+	// Tokens is what the wallet holds of each configured token, in its
+	// smallest unit, by token address.
+	Tokens map[string]string `json:"token_balances,omitempty"`
 	// InRotation says whether new transfers may go to one of this
 	// service's wallets; OutOfRotation why not ("signer", "underfunded",
 	// "stuck"). Both are absent for other wallets.
@@ -260,6 +263,12 @@ func (op *Operator) walletViews(r *http.Request) ([]walletView, error) {
 		if wl.Balance != nil {
 			b := wl.Balance.String()
 			out[i].Balance = &b
+		}
+		for token, bal := range wl.Tokens {
+			if out[i].Tokens == nil {
+				out[i].Tokens = make(map[string]string, len(wl.Tokens))
+			}
+			out[i].Tokens[token.Hex()] = bal.String()
 		}
 	}
 	return out, nil
