@@ -2,7 +2,10 @@ package chain_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"math/big"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/chain"
 	"github.com/go-consolidate/consolidate/chain/chaintest"
+	"github.com/go-consolidate/consolidate/store/sqlite"
 )
 
 // devSend sends a transaction from the developer account, which the node
@@ -102,5 +106,54 @@ func TestGethDevToken(t *testing.T) {
 	}
 	if b, _, err := c.TokenBalance(ctx, token); err != nil || new(big.Int).Add(b, amount).Cmp(supply) != 0 {
 		t.Fatalf("wallet's balance %v, %v, want %v less %v", b, err, supply, amount)
+	}
+
+	// The same through a Service: an account in the token pays for a
+	// transfer that settles on the evidence of its Transfer event.
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "ledger.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// The developer node mines only when sent a transaction: final at one
+	// confirmation.
+	sc, err := chain.Dial(ctx, node.url, key, &chain.Options{Confirmations: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	svc, err := consolidate.New(store, sc, &consolidate.Config{
+		Tokens:  []consolidate.Token{{Address: token, Fee: big.NewInt(10_000)}},
+		Backoff: consolidate.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := svc.CreateTokenAccount(ctx, token, "")
+	if err == nil {
+		acct, err = svc.Credit(ctx, acct.ID, big.NewInt(5_000_000), "deposit")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := svc.Submit(ctx, consolidate.SubmitRequest{AccountID: acct.ID, To: to, Amount: big.NewInt(1_500_000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settled consolidate.Transaction
+	waitFor(t, "the token transfer to settle", func() bool {
+		settled, err = svc.Reconcile(ctx, sent.ID)
+		return err == nil && settled.Status.Final()
+	})
+	if settled.Status != consolidate.StatusSuccessful || settled.Token != token {
+		t.Fatalf("token transfer settled %s (%s)", settled.Status, settled.Token)
+	}
+	if b, err := svc.Account(ctx, acct.ID); err != nil || b.Current.Int64() != 5_000_000-1_500_000-10_000 {
+		t.Fatalf("account after the transfer: %+v, %v", b, err)
+	}
+	var held []byte
+	if err := node.rpc.CallContext(ctx, (*hexutil.Bytes)(&held), "eth_call", map[string]any{"to": token, "data": hexutil.Bytes(append(common.FromHex("0x70a08231"), common.LeftPadBytes(to[:], 32)...))}, "latest"); err != nil || new(big.Int).SetBytes(held).Int64() != 4_000_000 {
+		t.Fatalf("recipient holds %x (%v), want 4000000", held, err)
 	}
 }
