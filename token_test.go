@@ -44,14 +44,12 @@ func TestTokenTransferSettles(t *testing.T) {
 	if tx.Token != token || tx.FeeTotal.Cmp(tokenFee) != 0 {
 		t.Fatalf("submitted a transfer of %s with fee %s, want %s with %s", tx.Token, tx.FeeTotal, token, tokenFee)
 	}
-	held := sub(credit, sum(big.NewInt(250_000), tokenFee))
-	e.balances(acct.ID, held, credit)
+	e.balances(acct.ID, sub(credit, sum(big.NewInt(250_000), tokenFee)), credit)
 	got := e.mineUntilFinal(tx.ID)
 	if got.Status != consolidate.StatusSuccessful || got.Token != token || got.FeeBlockchain == nil || got.FeeBlockchain.Sign() <= 0 {
 		t.Fatalf("settled %+v", got)
 	}
-	e.balances(acct.ID, held, held)
-	e.recipientHolds(token, alice, big.NewInt(250_000))
+	e.wantTokenSent(acct.ID, token, credit, big.NewInt(250_000))
 	// The transfer sent no ether: the recipient got tokens only.
 	if bal, err := e.sim.Client().BalanceAt(t.Context(), alice, nil); err != nil || bal.Sign() != 0 {
 		t.Fatalf("recipient received %v wei (%v)", bal, err)
@@ -233,21 +231,34 @@ func TestReorgedTokenTransferSettlesInItsNewBlock(t *testing.T) {
 	if got.Status != consolidate.StatusSuccessful || got.BlockHash == first {
 		t.Fatalf("settled %s in block %s (first mined in %s)", got.Status, got.BlockHash, first)
 	}
-	left := sub(credit, sum(big.NewInt(5000), tokenFee))
-	e.balances(acct.ID, left, left)
-	e.recipientHolds(token, alice, big.NewInt(5000))
-	e.invariants(acct.ID)
+	e.wantTokenSent(acct.ID, token, credit, big.NewInt(5000))
+}
+
+// stuckTokenTransfer submits a transfer of 5000 of a plain token priced
+// too low to be mined, from an account credited with 1 000 000.
+func stuckTokenTransfer(t *testing.T, stuckAfter time.Duration) (*env, common.Address, consolidate.Account, consolidate.Transaction) {
+	t.Helper()
+	e, token := tokenEnv(t, chaintest.PlainToken, &envOptions{
+		cfg:       consolidate.Config{StuckAfter: stuckAfter},
+		wrapChain: func(c consolidate.Chain) consolidate.Chain { return &quoteChain{Chain: c, quote: stuckQuote} },
+	})
+	acct := e.tokenFunded(token, big.NewInt(1_000_000))
+	return e, token, acct, e.submit(acct.ID, alice, big.NewInt(5000))
+}
+
+// wantTokenSent checks that a transfer of amount from an account credited
+// with credit reached alice and cost the account amount plus its fee.
+func (e *env) wantTokenSent(acct int64, token common.Address, credit, amount *big.Int) {
+	e.t.Helper()
+	left := sub(credit, sum(amount, tokenFee))
+	e.balances(acct, left, left)
+	e.recipientHolds(token, alice, amount)
+	e.invariants(acct)
 }
 
 func TestStuckTokenTransferIsBumped(t *testing.T) {
 	t.Parallel()
-	e, token := tokenEnv(t, chaintest.PlainToken, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: time.Millisecond},
-		wrapChain: func(c consolidate.Chain) consolidate.Chain { return &quoteChain{Chain: c, quote: stuckQuote} },
-	})
-	credit := big.NewInt(1_000_000)
-	acct := e.tokenFunded(token, credit)
-	tx := e.submit(acct.ID, alice, big.NewInt(5000))
+	e, token, acct, tx := stuckTokenTransfer(t, time.Millisecond)
 	e.sim.Mine(2)
 	time.Sleep(2 * time.Millisecond)
 	e.reconcile(tx.ID)
@@ -259,21 +270,13 @@ func TestStuckTokenTransferIsBumped(t *testing.T) {
 	if got.Status != consolidate.StatusSuccessful || got.Hash == tx.Hash {
 		t.Fatalf("settled %s with %s, want SUCCESSFUL with the bump", got.Status, got.Hash)
 	}
-	left := sub(credit, sum(big.NewInt(5000), tokenFee))
-	e.balances(acct.ID, left, left)
-	e.recipientHolds(token, alice, big.NewInt(5000))
-	e.invariants(acct.ID)
+	e.wantTokenSent(acct.ID, token, big.NewInt(1_000_000), big.NewInt(5000))
 }
 
 func TestCancelledTokenTransferRefundsInFull(t *testing.T) {
 	t.Parallel()
-	e, token := tokenEnv(t, chaintest.PlainToken, &envOptions{
-		cfg:       consolidate.Config{StuckAfter: time.Hour},
-		wrapChain: func(c consolidate.Chain) consolidate.Chain { return &quoteChain{Chain: c, quote: stuckQuote} },
-	})
+	e, token, acct, tx := stuckTokenTransfer(t, time.Hour)
 	credit := big.NewInt(1_000_000)
-	acct := e.tokenFunded(token, credit)
-	tx := e.submit(acct.ID, alice, big.NewInt(5000))
 	e.sim.Commit()
 	if _, err := e.svc.Cancel(t.Context(), tx.ID); err != nil {
 		t.Fatalf("Cancel: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"io"
 	"math/big"
 	"os"
@@ -145,17 +146,18 @@ func (b *tailBuffer) String() string {
 // mined. Each call mines one block.
 func (n *gethNode) fund(t *testing.T, a common.Address, wei *big.Int) {
 	t.Helper()
-	var hash common.Hash
-	err := n.rpc.CallContext(t.Context(), &hash, "eth_sendTransaction", map[string]any{
-		"from": n.dev, "to": a, "value": (*hexutil.Big)(wei),
-	})
+	n.devSend(t, map[string]any{"to": a, "value": (*hexutil.Big)(wei)})
+}
+
+// newWallet makes a key whose address holds one ether.
+func (n *gethNode) newWallet(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := crypto.GenerateKey()
 	if err != nil {
-		t.Fatalf("eth_sendTransaction: %v", err)
+		t.Fatal(err)
 	}
-	waitFor(t, "the funding transaction to be mined", func() bool {
-		var r map[string]any
-		return n.rpc.CallContext(t.Context(), &r, "eth_getTransactionReceipt", hash) == nil && r != nil
-	})
+	n.fund(t, crypto.PubkeyToAddress(key.PublicKey), big.NewInt(1e18))
+	return key
 }
 
 // waitFor polls cond until it holds, for at most 20 seconds.
@@ -200,11 +202,7 @@ func TestGethDev(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
-	key, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	node.fund(t, crypto.PubkeyToAddress(key.PublicKey), big.NewInt(1e18))
+	key := node.newWallet(t)
 	// Dev mode sometimes seals an empty block or two after one with
 	// transactions, so depth is checked against bounds, not exact counts.
 	const confirmations = 10

@@ -45,12 +45,8 @@ func TestGethDevToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
-	key, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := node.newWallet(t)
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
-	node.fund(t, wallet, big.NewInt(1e18))
 	c, err := chain.Dial(ctx, node.url, key, nil)
 	if err != nil {
 		t.Fatal(err)
