@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/go-consolidate/consolidate/internal/bytecol"
+
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
 )
@@ -106,47 +108,14 @@ func toInt64(what string, v uint64) (int64, error) {
 	return int64(v), nil
 }
 
-func decodeAddress(b []byte) (common.Address, error) {
-	if len(b) != common.AddressLength {
-		return common.Address{}, fmt.Errorf("corrupt address: %d bytes", len(b))
-	}
-	return common.BytesToAddress(b), nil
-}
-
-// decodeToken reads a token column; NULL is ether, the zero address.
-func decodeToken(b []byte) (common.Address, error) {
-	if b == nil {
-		return common.Address{}, nil
-	}
-	return decodeAddress(b)
-}
-
-// nullToken stores ether, the zero address, as NULL.
-func nullToken(t common.Address) []byte {
-	if t == (common.Address{}) {
-		return nil
-	}
-	return t.Bytes()
-}
-
-// decodeHash reads a hash column; NULL is the zero hash.
-func decodeHash(b []byte) (common.Hash, error) {
-	if b == nil {
-		return common.Hash{}, nil
-	}
-	if len(b) != common.HashLength {
-		return common.Hash{}, fmt.Errorf("corrupt hash: %d bytes", len(b))
-	}
-	return common.BytesToHash(b), nil
-}
-
-// nullHash stores the zero hash as NULL: "not set".
-func nullHash(h common.Hash) []byte {
-	if h == (common.Hash{}) {
-		return nil
-	}
-	return h.Bytes()
-}
+// The byte columns are stored as the other store stores them.
+var (
+	decodeAddress = bytecol.Address
+	decodeToken   = bytecol.Token
+	nullToken     = bytecol.NullToken
+	decodeHash    = bytecol.Hash
+	nullHash      = bytecol.NullHash
+)
 
 func nullString(s string) *string {
 	if s == "" {
