@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/internal/bytecol"
 )
 
@@ -59,7 +60,7 @@ func nowOr(t time.Time) time.Time {
 // fits SQLite's signed INTEGER. Real values are far below the limit.
 func toInt64(what string, v uint64) (int64, error) {
 	if v > math.MaxInt64 {
-		return 0, fmt.Errorf("%s %d exceeds %d", what, v, int64(math.MaxInt64))
+		return 0, fmt.Errorf("%w: %s %d exceeds %d", consolidate.ErrInvalidArgument, what, v, int64(math.MaxInt64))
 	}
 	return int64(v), nil
 }

@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -36,7 +36,7 @@ func insertEvent(ctx context.Context, tx *wtx, typ string, txID, accountID int64
 // typ must not be empty.
 func (s *Store) Note(ctx context.Context, id int64, typ string, at time.Time) error {
 	if typ == "" {
-		return wrap("note", errors.New("empty event type"))
+		return fmt.Errorf("%w: note: empty event type", consolidate.ErrInvalidArgument)
 	}
 	at = nowOr(at)
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {

@@ -55,7 +55,7 @@ func pendingSchedule(ctx context.Context, tx *wtx, id int64) (schedule, error) {
 // means due at once.
 func (s *Store) Reschedule(ctx context.Context, id int64, checks int, next time.Time) error {
 	if checks < 0 {
-		return fmt.Errorf("consolidate: sqlite: reschedule: negative checks %d", checks)
+		return fmt.Errorf("%w: reschedule: negative checks %d", consolidate.ErrInvalidArgument, checks)
 	}
 	next = nowOr(next)
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {

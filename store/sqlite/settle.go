@@ -45,7 +45,7 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 	switch st.Outcome {
 	case consolidate.OutcomeSuccess, consolidate.OutcomeReverted, consolidate.OutcomeDropped:
 	default:
-		return consolidate.Transaction{}, fmt.Errorf("transaction %d: invalid outcome %d", id, int(st.Outcome))
+		return consolidate.Transaction{}, fmt.Errorf("%w: transaction %d: invalid outcome %d", consolidate.ErrInvalidArgument, id, int(st.Outcome))
 	}
 	var feeChain []byte
 	if st.FeeBlockchain != nil {

@@ -79,19 +79,19 @@ func (o *Options) withDefaults() Options {
 
 func (o Options) validate() error {
 	if o.BusyTimeout < time.Millisecond {
-		return fmt.Errorf("consolidate: sqlite: BusyTimeout %v is below 1ms", o.BusyTimeout)
+		return fmt.Errorf("%w: sqlite: BusyTimeout %v is below 1ms", consolidate.ErrInvalidConfig, o.BusyTimeout)
 	}
 	if o.ReadConns < 0 {
-		return fmt.Errorf("consolidate: sqlite: negative ReadConns %d", o.ReadConns)
+		return fmt.Errorf("%w: sqlite: negative ReadConns %d", consolidate.ErrInvalidConfig, o.ReadConns)
 	}
 	if o.MaxBatch < 0 {
-		return fmt.Errorf("consolidate: sqlite: negative MaxBatch %d", o.MaxBatch)
+		return fmt.Errorf("%w: sqlite: negative MaxBatch %d", consolidate.ErrInvalidConfig, o.MaxBatch)
 	}
 	if o.BatchWait < 0 || o.BatchWait > time.Second {
-		return fmt.Errorf("consolidate: sqlite: BatchWait %v is outside [0, 1s]", o.BatchWait)
+		return fmt.Errorf("%w: sqlite: BatchWait %v is outside [0, 1s]", consolidate.ErrInvalidConfig, o.BatchWait)
 	}
 	if o.WALSizeLimit < -1 {
-		return fmt.Errorf("consolidate: sqlite: WALSizeLimit %d is below -1", o.WALSizeLimit)
+		return fmt.Errorf("%w: sqlite: WALSizeLimit %d is below -1", consolidate.ErrInvalidConfig, o.WALSizeLimit)
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	if path == "" {
-		return nil, errors.New("consolidate: sqlite: empty path")
+		return nil, fmt.Errorf("%w: sqlite: empty path", consolidate.ErrInvalidConfig)
 	}
 	if path == Memory {
 		return openMemory(o)

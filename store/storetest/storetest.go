@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) consolidate.Store) {
 		{"CreateAccount", testCreateAccount},
 		{"CreateAccountWithKey", testCreateAccountWithKey},
 		{"CreateTokenAccount", testCreateTokenAccount},
+		{"ErrorText", testErrorText},
 		{"SubmitToken", testSubmitToken},
 		{"SubmitWrongAsset", testSubmitWrongAsset},
 		{"Credit", testCredit},
