@@ -125,14 +125,17 @@ func (c *simChain) signsOffline() bool {
 }
 
 var (
-	simSender = common.HexToAddress("0x5e4d000000000000000000000000000000005e4d")
-	// simToken is a token that returns false now and then; simTaxed keeps
-	// 1 % of every transfer, rounded down, so it delivers amounts below
-	// 100 in full and no larger one.
-	simToken   = common.HexToAddress("0x70c0000000000000000000000000000000000001")
-	simTaxed   = common.HexToAddress("0x70c0000000000000000000000000000000000002")
+	simSender  = common.HexToAddress("0x5e4d000000000000000000000000000000005e4d")
 	simSender2 = common.HexToAddress("0x5e4d000000000000000000000000000000025e4d")
 	simSender3 = common.HexToAddress("0x5e4d000000000000000000000000000000035e4d")
+)
+
+// simToken is a token that returns false now and then; simTaxed keeps 1 %
+// of every transfer, rounded down, so it delivers amounts below 100 in
+// full and no larger one.
+var (
+	simToken = common.HexToAddress("0x70c0000000000000000000000000000000000001")
+	simTaxed = common.HexToAddress("0x70c0000000000000000000000000000000000002")
 )
 
 var errSimRPC = errors.New("sim: connection reset by peer")
