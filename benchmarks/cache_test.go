@@ -51,7 +51,7 @@ type instantChain struct {
 	quote consolidate.Quote
 }
 
-func (c *instantChain) Quote(context.Context, common.Address, *big.Int) (consolidate.Quote, error) {
+func (c *instantChain) Quote(context.Context, consolidate.Transfer) (consolidate.Quote, error) {
 	return c.quote, nil
 }
 
@@ -91,7 +91,7 @@ func newLedger() (*ledger, error) {
 		return nil, err
 	}
 	to := common.HexToAddress("0x02")
-	quote, err := real.Quote(ctx, to, big.NewInt(1))
+	quote, err := real.Quote(ctx, consolidate.Transfer{To: to, Amount: big.NewInt(1)})
 	if err != nil {
 		return nil, err
 	}
