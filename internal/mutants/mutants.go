@@ -195,7 +195,7 @@ var mutants = []mutant{
 		name: "revert-settled-as-success",
 		desc: "a reverted receipt settles the transfer SUCCESSFUL",
 		edits: []edit{
-			{"\t\tcase !st.Success:\n\t\t\tset.Outcome = OutcomeReverted\n", ""},
+			{"\tif !st.Success {\n\t\treturn false\n\t}\n", ""},
 		},
 		pkgs: []string{"."},
 		run:  "^TestRevertedTransferRefundsAmountChargesFee$",
