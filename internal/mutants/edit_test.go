@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,33 @@ func TestMutantsWellFormed(t *testing.T) {
 		for _, e := range m.edits {
 			if e.old == e.new {
 				t.Errorf("mutant %s: an edit changes nothing", m.name)
+			}
+		}
+	}
+}
+
+// Every mutant must still plant in today's source: each snippet found
+// exactly once where the mutant looks. A snippet the code has moved away
+// from is caught here, by go test, not only by a mutation run.
+func TestMutantsPlant(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("..", "..")
+	all, err := sourceDirs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mutants {
+		dirs := all
+		if m.in != "" {
+			dirs = []string{m.in}
+		}
+		files, err := sources(root, dirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range m.edits {
+			if _, err := apply(files, e); err != nil {
+				t.Errorf("mutant %s, edit %d: %v", m.name, i+1, err)
 			}
 		}
 	}
