@@ -289,3 +289,25 @@ func TestCancelledTokenTransferRefundsInFull(t *testing.T) {
 	e.recipientHolds(token, alice, new(big.Int))
 	e.invariants(acct.ID)
 }
+
+func TestDroppedTokenTransferIsSentAgain(t *testing.T) {
+	t.Parallel()
+	var flaky *flakyChain
+	e, token := tokenEnv(t, chaintest.PlainToken, &envOptions{wrapChain: func(c consolidate.Chain) consolidate.Chain {
+		flaky = &flakyChain{Chain: c}
+		return flaky
+	}})
+	credit := big.NewInt(1_000_000)
+	acct := e.tokenFunded(token, credit)
+	flaky.drop.Store(1)
+	tx := e.submit(acct.ID, alice, big.NewInt(5000)) // the node never gets it
+	e.sim.Commit()
+	if st, err := e.status(tx.Hash); err != nil || st.State != consolidate.TxUnknown {
+		t.Fatalf("chain status %v, %v; want unknown to the node", st.State, err)
+	}
+	got := e.mineUntilFinal(tx.ID)
+	if got.Status != consolidate.StatusSuccessful || got.Hash != tx.Hash {
+		t.Fatalf("settled %s with %s, want SUCCESSFUL with %s", got.Status, got.Hash, tx.Hash)
+	}
+	e.wantTokenSent(acct.ID, token, credit, big.NewInt(5000))
+}
