@@ -77,6 +77,10 @@ var (
 	// account can be opened in it, and an account holding it cannot be
 	// spent from by this Service.
 	ErrUnknownToken = errors.New("consolidate: token not configured")
+	// ErrWouldRevert: the chain says the transfer would revert if sent (a
+	// token paused, or a recipient the token blocks), so Submit refuses
+	// it and stores nothing. Returned by Chain.Quote.
+	ErrWouldRevert = errors.New("consolidate: transfer would revert")
 	// ErrWrongAsset: a store was asked to move an asset other than the
 	// one the account holds. Nothing was written.
 	ErrWrongAsset = errors.New("consolidate: the account holds another asset")

@@ -311,3 +311,21 @@ func TestDroppedTokenTransferIsSentAgain(t *testing.T) {
 	}
 	e.wantTokenSent(acct.ID, token, credit, big.NewInt(5000))
 }
+
+// A transfer the chain says would revert is refused before it is stored.
+func TestTokenTransferThatWouldRevertIsRefused(t *testing.T) {
+	t.Parallel()
+	e, token := tokenEnv(t, chaintest.PlainToken, &envOptions{wrapChain: func(c consolidate.Chain) consolidate.Chain {
+		return tokenChain{Chain: c, TokenReader: staleBalance{c.(consolidate.TokenReader)}}
+	}})
+	credit := new(big.Int).Mul(supply, big.NewInt(4))
+	acct := e.tokenFunded(token, credit)
+	_, err := e.svc.Submit(t.Context(), consolidate.SubmitRequest{AccountID: acct.ID, To: alice, Amount: new(big.Int).Mul(supply, big.NewInt(2))})
+	if !errors.Is(err, consolidate.ErrWouldRevert) {
+		t.Fatalf("Submit: %v, want ErrWouldRevert", err)
+	}
+	e.balances(acct.ID, credit, credit)
+	if txs, err := e.svc.Transactions(t.Context(), acct.ID, 0, 10); err != nil || len(txs) != 0 {
+		t.Fatalf("transactions after the refusal: %v, %v", txs, err)
+	}
+}

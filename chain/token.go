@@ -25,8 +25,9 @@ var (
 	ErrNotToken = errors.New("consolidate: chain: not an ERC-20 token")
 	// ErrTransferReverts: estimating a token transfer found that it would
 	// revert, most often because the wallet holds less of the token than
-	// the amount; a paused token or a blocked address does the same.
-	ErrTransferReverts = errors.New("consolidate: chain: token transfer would revert")
+	// the amount; a paused token or a blocked address does the same. It is
+	// consolidate.ErrWouldRevert.
+	ErrTransferReverts = consolidate.ErrWouldRevert
 )
 
 // contractClient is a Client that calls contracts and estimates gas;

@@ -132,7 +132,11 @@
 //	422 invalid_parameter       limit or before of a listing is out of range
 //	422 insufficient_funds      the available balance does not cover amount plus fee
 //	422 idempotency_conflict    the idempotency key or deposit reference was used with a different request, or the Idempotency-Key header differs from the body's key or reference
+//	422 unknown_token           token_address is not a token the service is configured with
+//	422 wrong_asset             the account holds another asset than the store was asked to move
+//	422 would_revert            the chain says the transfer would fail (a paused token, a recipient the token refuses); nothing is stored
 //	503 unavailable             the lock backend is down or the request timed out; retry (Retry-After)
+//	503 wallet_underfunded      no wallet of the service holds enough of the token now; nothing is stored
 //	500 internal                a fault on the server side; logged, never caused by input alone
 //
 // Insufficient funds is 422, not 402. 402 Payment Required is reserved by

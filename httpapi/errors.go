@@ -61,6 +61,8 @@ func (h *Handler) serviceError(r *http.Request, err error, what string) *apiErro
 		return invalid("invalid_reference", "keys and references are 1 to 255 printable ASCII characters without spaces")
 	case errors.Is(err, consolidate.ErrUnknownToken):
 		return invalid("unknown_token", "the token is not one this service is configured with")
+	case errors.Is(err, consolidate.ErrWouldRevert):
+		return invalid("would_revert", "the chain says this transfer would fail: the token may be paused, or refuse this recipient")
 	case errors.Is(err, consolidate.ErrWrongAsset):
 		return invalid("wrong_asset", "the account holds another asset")
 	case errors.Is(err, consolidate.ErrWalletUnderfunded):
