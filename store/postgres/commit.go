@@ -162,10 +162,13 @@ func (c *committer) deliver(r *submitReq, results []submitResult, i int, err err
 // deadlock victim or a serialization failure: it was rolled back whole.
 func (c *committer) runRetrying(ctx context.Context, reqs []*submitReq) ([]submitResult, error) {
 	for attempt := 1; ; attempt++ {
+		began := time.Now()
 		results, err := c.s.runBatch(ctx, reqs)
+		c.s.m.ran(len(reqs), time.Since(began))
 		if !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
 			return results, err
 		}
+		c.s.m.retried()
 		time.Sleep(time.Duration(attempt) * time.Millisecond)
 	}
 }

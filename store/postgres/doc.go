@@ -111,6 +111,16 @@
 // back. Every call waits for a pooled connection at most as long as its
 // context allows.
 //
+// # Metrics
+//
+// Through Options.MeterProvider (OpenTelemetry; the global provider by
+// default) the committer records, per run of a batch,
+// consolidate.postgres.batch.submits ({submit}), the Submits it decided
+// together, and consolidate.postgres.batch.duration (s), from taking a
+// connection to the COMMIT's answer; and it counts
+// consolidate.postgres.batch.retries ({batch}), the batches run again
+// whole after a deadlock or serialization failure.
+//
 // # Schema
 //
 // Open applies the embedded migrations the database has not seen, in one

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 )
 
 var _ consolidate.Store = (*Store)(nil)
@@ -36,6 +38,12 @@ type Options struct {
 	// its accounts and wallet until the server noticed the lost client.
 	// Defaults to 30 seconds; -1 leaves the server's setting alone.
 	IdleInTransactionTimeout time.Duration
+	// MeterProvider receives the store's metrics: Submits per batch,
+	// batch durations and retried batches (see "Metrics" in the package
+	// documentation). Defaults to the global provider
+	// (otel.GetMeterProvider()), which records nothing unless the program
+	// installs one.
+	MeterProvider metric.MeterProvider
 }
 
 func (o *Options) withDefaults() Options {
@@ -48,6 +56,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.IdleInTransactionTimeout == 0 {
 		r.IdleInTransactionTimeout = 30 * time.Second
+	}
+	if r.MeterProvider == nil {
+		r.MeterProvider = otel.GetMeterProvider()
 	}
 	return r
 }
@@ -75,6 +86,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
 	c      *committer
+	m      *instruments
 	// batchSent, set by tests, runs when a batch's writes and COMMIT are
 	// sent, before their results are read.
 	batchSent func(*pgx.Conn)
@@ -123,7 +135,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("consolidate: postgres: migrate %s: %w", where(cfg), err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, m: newInstruments(o.MeterProvider)}
 	s.c = startCommitter(s, o.MaxBatch, o.BatchWait)
 	return s, nil
 }

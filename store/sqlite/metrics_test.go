@@ -8,8 +8,8 @@ import (
 
 	"github.com/go-consolidate/consolidate"
 	"github.com/go-consolidate/consolidate/store/sqlite"
+	"github.com/go-consolidate/consolidate/store/storetest"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // TestCommitMetrics writes concurrently and checks that the group
@@ -36,30 +36,5 @@ func TestCommitMetrics(t *testing.T) {
 	}
 	wg.Wait()
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	var batch metricdata.HistogramDataPoint[int64]
-	var commit metricdata.HistogramDataPoint[float64]
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch d := m.Data.(type) {
-			case metricdata.Histogram[int64]:
-				if m.Name == "consolidate.sqlite.commit.writes" && len(d.DataPoints) == 1 {
-					batch = d.DataPoints[0]
-				}
-			case metricdata.Histogram[float64]:
-				if m.Name == "consolidate.sqlite.commit.duration" && len(d.DataPoints) == 1 {
-					commit = d.DataPoints[0]
-				}
-			}
-		}
-	}
-	if batch.Sum != writes || batch.Count == 0 || batch.Count >= writes {
-		t.Errorf("commit.writes: %d writes in %d commits, want %d in fewer commits", batch.Sum, batch.Count, writes)
-	}
-	if commit.Count != batch.Count || commit.Sum <= 0 {
-		t.Errorf("commit.duration: %d commits taking %vs, want %d commits", commit.Count, commit.Sum, batch.Count)
-	}
+	storetest.CheckBatchMetrics(t, reader, "consolidate.sqlite.commit.writes", "consolidate.sqlite.commit.duration", writes)
 }
