@@ -285,13 +285,14 @@ func (c *Chain) commit(ctx context.Context) common.Hash {
 	return h
 }
 
-// waitIndexed waits, for up to thirty seconds (a loaded machine), until the node's transaction
-// indexer has caught up with the head. Until its first pass over a new
-// chain is done, the node answers every lookup of a transaction it cannot
-// find with "transaction indexing is in progress". A real node does the
-// same and callers retry; in tests, a block once mined should be readable.
-// It asks what callers ask, a receipt lookup: the node's sync progress
-// can read done a moment before lookups stop saying so.
+// waitIndexed waits, for up to thirty seconds (a loaded machine), until
+// the node's transaction indexer has caught up with the head. Until its
+// first pass over a new chain is done, the node answers every lookup of a
+// transaction it cannot find with "transaction indexing is in progress".
+// A real node does the same and callers retry; in tests, a block once
+// mined should be readable. It asks what callers ask, a receipt lookup:
+// the node's sync progress can read done a moment before lookups stop
+// saying so.
 func (c *Chain) waitIndexed(ctx context.Context) {
 	deadline := time.Now().Add(30 * time.Second)
 	for ctx.Err() == nil && time.Now().Before(deadline) {
