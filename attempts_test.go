@@ -100,15 +100,7 @@ func TestReorgedTransferSettlesInItsNewBlock(t *testing.T) {
 	}
 	// Reorg: the block holding the transfer leaves the canonical chain,
 	// and a longer branch without it takes over.
-	parent, err := e.sim.Client().HeaderByHash(t.Context(), first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.sim.Fork(parent.ParentHash); err != nil {
-		t.Fatal(err)
-	}
-	e.sim.Rollback()
-	e.sim.Mine(2)
+	e.reorgOut(first)
 	if got := e.reconcile(tx.ID); got.Status != consolidate.StatusPending { // dropped: sent again
 		t.Fatalf("after the reorg: %s", got.Status)
 	}
@@ -132,13 +124,7 @@ func TestReorgedTransferStillInPoolIsMinedAgain(t *testing.T) {
 	tx := e.submit(acct.ID, alice, wei(1e17))
 	first := e.sim.Commit()
 	e.reconcile(tx.ID)
-	header, err := e.sim.Client().HeaderByHash(t.Context(), first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.sim.Fork(header.ParentHash); err != nil {
-		t.Fatal(err)
-	}
+	e.forkBelow(first)
 	got := e.mineUntilFinal(tx.ID)
 	if got.Status != consolidate.StatusSuccessful || got.Hash != tx.Hash {
 		t.Fatalf("settled %s hash %s", got.Status, got.Hash)

@@ -167,6 +167,28 @@ func (e *env) funded(wei *big.Int) consolidate.Account {
 	return a
 }
 
+// forkBelow makes the chain's head the parent of block, which with the
+// next blocks mined leaves block's branch.
+func (e *env) forkBelow(block common.Hash) {
+	e.t.Helper()
+	h, err := e.sim.Client().HeaderByHash(e.t.Context(), block)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.sim.Fork(h.ParentHash); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// reorgOut replaces block by a longer branch without its transactions:
+// the mempool is emptied and two blocks are mined on block's parent.
+func (e *env) reorgOut(block common.Hash) {
+	e.t.Helper()
+	e.forkBelow(block)
+	e.sim.Rollback()
+	e.sim.Mine(2)
+}
+
 // tokenFunded creates an account holding token, credited with amount.
 func (e *env) tokenFunded(token common.Address, amount *big.Int) consolidate.Account {
 	e.t.Helper()

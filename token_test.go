@@ -218,15 +218,7 @@ func TestReorgedTokenTransferSettlesInItsNewBlock(t *testing.T) {
 	tx := e.submit(acct.ID, alice, big.NewInt(5000))
 	first := e.sim.Commit()
 	e.reconcile(tx.ID)
-	parent, err := e.sim.Client().HeaderByHash(t.Context(), first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.sim.Fork(parent.ParentHash); err != nil {
-		t.Fatal(err)
-	}
-	e.sim.Rollback()
-	e.sim.Mine(2)
+	e.reorgOut(first)
 	got := e.mineUntilFinal(tx.ID)
 	if got.Status != consolidate.StatusSuccessful || got.BlockHash == first {
 		t.Fatalf("settled %s in block %s (first mined in %s)", got.Status, got.BlockHash, first)

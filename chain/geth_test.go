@@ -149,6 +149,18 @@ func (n *gethNode) fund(t *testing.T, a common.Address, wei *big.Int) {
 	n.devSend(t, map[string]any{"to": a, "value": (*hexutil.Big)(wei)})
 }
 
+// dial connects a Chain signing with key to the node, closed when the
+// test ends.
+func (n *gethNode) dial(ctx context.Context, t *testing.T, key *ecdsa.PrivateKey, opts *chain.Options) *chain.Chain {
+	t.Helper()
+	c, err := chain.Dial(ctx, n.url, key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // newWallet makes a key whose address holds one ether.
 func (n *gethNode) newWallet(t *testing.T) *ecdsa.PrivateKey {
 	t.Helper()
@@ -206,11 +218,7 @@ func TestGethDev(t *testing.T) {
 	// Dev mode sometimes seals an empty block or two after one with
 	// transactions, so depth is checked against bounds, not exact counts.
 	const confirmations = 10
-	c, err := chain.Dial(ctx, node.url, key, &chain.Options{Confirmations: confirmations})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := node.dial(ctx, t, key, &chain.Options{Confirmations: confirmations})
 	if id := c.ChainID(); id.Int64() != 1337 {
 		t.Fatalf("dev chain ID %v, want 1337", id)
 	}

@@ -47,11 +47,7 @@ func TestGethDevToken(t *testing.T) {
 
 	key := node.newWallet(t)
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
-	c, err := chain.Dial(ctx, node.url, key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := node.dial(ctx, t, key, nil)
 
 	// The developer account deploys the token, holds its supply and hands
 	// it to the wallet with calldata built by TransferData.
@@ -113,11 +109,7 @@ func TestGethDevToken(t *testing.T) {
 	defer store.Close()
 	// The developer node mines only when sent a transaction: final at one
 	// confirmation.
-	sc, err := chain.Dial(ctx, node.url, key, &chain.Options{Confirmations: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	sc := node.dial(ctx, t, key, &chain.Options{Confirmations: 1})
 	svc, err := consolidate.New(store, sc, &consolidate.Config{
 		Tokens:  []consolidate.Token{{Address: token, Fee: big.NewInt(10_000)}},
 		Backoff: consolidate.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
