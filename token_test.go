@@ -321,3 +321,15 @@ func TestTokenTransferThatWouldRevertIsRefused(t *testing.T) {
 		t.Fatalf("transactions after the refusal: %v, %v", txs, err)
 	}
 }
+
+// Tokens need every wallet's Chain to read token balances: a Chain that
+// cannot is refused at New, before anything runs.
+func TestTokensNeedATokenReader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	plain := struct{ consolidate.Chain }{e.chain} // hides everything but Chain
+	_, err := consolidate.New(e.store, plain, &consolidate.Config{Tokens: []consolidate.Token{{Address: simToken}}})
+	if !errors.Is(err, consolidate.ErrInvalidConfig) {
+		t.Fatalf("New with tokens and a Chain without TokenReader: %v, want ErrInvalidConfig", err)
+	}
+}

@@ -105,6 +105,9 @@ func TestConfigValidate(t *testing.T) {
 		{QueueName: "has space"},
 		{EventQueues: []string{""}},
 		{CacheJitter: 1.5},
+		{Tokens: []Token{{}}},
+		{Tokens: []Token{{Address: common.Address{1}}, {Address: common.Address{1}}}},
+		{Tokens: []Token{{Address: common.Address{1}, Fee: big.NewInt(-1)}}},
 	}
 	for i, c := range bad {
 		d := c.withDefaults()
@@ -115,6 +118,10 @@ func TestConfigValidate(t *testing.T) {
 	d := (&Config{}).withDefaults()
 	if err := d.validate(); err != nil {
 		t.Errorf("defaults invalid: %v", err)
+	}
+	tk := (&Config{Tokens: []Token{{Address: common.Address{1}}}}).withDefaults()
+	if err := tk.validate(); err != nil || tk.Tokens[0].Fee == nil || tk.Tokens[0].Fee.Sign() != 0 {
+		t.Errorf("a token without a fee: %v, fee %v; want valid, fee 0", err, tk.Tokens[0].Fee)
 	}
 }
 
