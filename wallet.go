@@ -90,53 +90,70 @@ func (s *Service) walletOf(addr common.Address) *wallet {
 // pick chooses the wallet for a new transfer: of the wallets in
 // rotation, the one with the fewest open transfers as far as this process
 // knows, the earliest in the configuration on a tie. If every wallet is
-// out of rotation, the one that has been out the shortest while still
+// out of rotation, the one that returns soonest still
 // gets it: a transfer reserved on a resting wallet waits for it, which is
 // better than refusing it.
 func (s *Service) pick() *wallet {
 	if len(s.wallets) == 1 {
 		return s.wallets[0]
 	}
-	return s.ranked()[0]
+	now := time.Now()
+	best := rankOf(s.wallets[0], now)
+	for _, w := range s.wallets[1:] {
+		if r := rankOf(w, now); r.before(best) < 0 {
+			best = r
+		}
+	}
+	return best.w
 }
 
-// ranked orders the wallets as pick prefers them: those in rotation by
-// open transfers, fewest first, then the rest by how soon they return,
-// the earliest in the configuration first on a tie.
+// ranked orders the wallets as pick prefers them, for a transfer that may
+// not fit the first.
 func (s *Service) ranked() []*wallet {
 	if len(s.wallets) == 1 {
 		return s.wallets
 	}
-	type rank struct {
-		w     *wallet
-		out   bool
-		open  uint64
-		until time.Time
-	}
 	now := time.Now()
 	rs := make([]rank, len(s.wallets))
 	for i, w := range s.wallets {
-		w.mu.Lock()
-		rs[i] = rank{w: w, out: !w.inRotation(now), open: w.next - min(w.final, w.next), until: w.outUntil}
-		w.mu.Unlock()
+		rs[i] = rankOf(w, now)
 	}
-	slices.SortStableFunc(rs, func(a, b rank) int {
-		switch {
-		case a.out != b.out:
-			if a.out {
-				return 1
-			}
-			return -1
-		case !a.out:
-			return cmp.Compare(a.open, b.open)
-		}
-		return a.until.Compare(b.until)
-	})
+	slices.SortStableFunc(rs, rank.before)
 	out := make([]*wallet, len(rs))
 	for i, r := range rs {
 		out[i] = r.w
 	}
 	return out
+}
+
+// rank is where a wallet stands for a new transfer.
+type rank struct {
+	w     *wallet
+	out   bool      // out of rotation
+	open  uint64    // open transfers, as far as this process knows
+	until time.Time // back in rotation then, if out for a fault
+}
+
+func rankOf(w *wallet, now time.Time) rank {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return rank{w: w, out: !w.inRotation(now), open: w.next - min(w.final, w.next), until: w.outUntil}
+}
+
+// before orders ranks: wallets in rotation by open transfers, fewest
+// first, then the rest by how soon they return. Equal ranks compare 0,
+// so the earlier wallet in the configuration wins a tie.
+func (a rank) before(b rank) int {
+	switch {
+	case a.out != b.out:
+		if a.out {
+			return 1
+		}
+		return -1
+	case !a.out:
+		return cmp.Compare(a.open, b.open)
+	}
+	return a.until.Compare(b.until)
 }
 
 // inRotation reports whether new transfers may go to w. w.mu is held.
