@@ -29,6 +29,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,7 @@ func main() {
 		workers     = flag.Int("workers", 16, "reconcile workers")
 		batch       = flag.Int("batch", 0, "the store's MaxBatch (0: the default)")
 		verbose     = flag.Bool("v", false, "log the Service's warnings to stderr")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the submitting phase to this file")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -67,7 +69,7 @@ func main() {
 	if err := run(config{
 		accounts: *accounts, concurrency: *concurrency, duration: *duration, dbPath: *dbPath, pgDSN: *pgDSN,
 		redisURL: *redisURL, chain: *chainKind, block: *block, workers: *workers, batch: *batch,
-		verbose: *verbose,
+		verbose: *verbose, cpuProfile: *cpuProfile,
 	}); err != nil {
 		log.Fatal("loadtest: ", err)
 	}
@@ -83,6 +85,7 @@ type config struct {
 	block                 time.Duration
 	workers, batch        int
 	verbose               bool
+	cpuProfile            string
 }
 
 func run(c config) error {
@@ -175,6 +178,17 @@ func run(c config) error {
 		firstErr          atomic.Value
 	)
 	defer stop()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	for g := range c.concurrency {
 		subs.Go(func() {
@@ -218,6 +232,7 @@ progress:
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
+	pprof.StopCPUProfile() // the drain below is not profiled
 	// Let the worker catch up for a moment, then stop it.
 	settledAtEnd := store.settles.Load()
 	time.Sleep(2 * time.Second)
