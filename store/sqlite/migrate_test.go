@@ -281,7 +281,7 @@ func TestMigrateReservations(t *testing.T) {
 		}
 	}
 	for _, q := range []string{`PRAGMA integrity_check`, `PRAGMA foreign_key_check`} {
-		if got := dumpRows(t, s.r, q); got != "[ok]\n" && got != "" {
+		if got := dumpRows(t, s.r.DB, q); got != "[ok]\n" && got != "" {
 			t.Errorf("%s: %s", q, got)
 		}
 	}
@@ -300,7 +300,7 @@ func TestMigrateReservations(t *testing.T) {
 		sqlSelectTransactions: "transactions_account",
 		sqlSelectEvents:       "events_unsent",
 	} {
-		if plan := dumpRows(t, s.r, "EXPLAIN QUERY PLAN "+q, 0, 0, 0); !strings.Contains(plan, "INDEX "+index) {
+		if plan := dumpRows(t, s.r.DB, "EXPLAIN QUERY PLAN "+q, 0, 0, 0); !strings.Contains(plan, "INDEX "+index) {
 			t.Errorf("plan of\n%s\ndoes not use %s: %s", q, index, plan)
 		}
 	}

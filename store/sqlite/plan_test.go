@@ -33,6 +33,7 @@ func checkQueryPlans(t *testing.T, s *Store) {
 		sqlTakeNonce:           {[]byte{}},
 		sqlSyncNonce:           {[]byte{}, 0},
 		sqlSelectTransaction:   {1},
+		sqlSelectSettling:      {1},
 		sqlSelectTransactions:  {1, 100, 10},
 		sqlAccountExists:       {1},
 		sqlSettle:              {"SUCCESSFUL", []byte{}, []byte{}, nil, 0, nil, 0, 1},

@@ -104,7 +104,7 @@ type Store struct {
 	// SQLITE_BUSY.
 	w *sql.DB
 	// r serves reads. WAL lets them run alongside the writer.
-	r      *sql.DB
+	r      *readPool
 	closed atomic.Bool
 	c      *committer
 }
@@ -157,7 +157,7 @@ func Open(path string, opts *Options) (*Store, error) {
 }
 
 func newStore(w, r *sql.DB, o Options) *Store {
-	return &Store{w: w, r: r, c: startCommitter(w, o.MaxBatch, o.BatchWait, newInstruments(o.MeterProvider))}
+	return &Store{w: w, r: newReadPool(r), c: startCommitter(w, o.MaxBatch, o.BatchWait, newInstruments(o.MeterProvider))}
 }
 
 // openMemory shares one connection between reads and writes: each
@@ -218,7 +218,7 @@ func (s *Store) Close() error {
 	// with ErrClosed.
 	s.c.stop()
 	var rerr error
-	if s.r != s.w {
+	if s.r.DB != s.w {
 		rerr = s.r.Close()
 	}
 	if err := errors.Join(rerr, s.w.Close()); err != nil {
