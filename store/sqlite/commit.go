@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -207,28 +208,30 @@ func (c *committer) commit(batch []*writeReq) {
 // commits, recording each fn's own error in errs. A non-nil return means
 // the transaction did not commit.
 //
-// A batch runs in two steps when it can: each write under its savepoint,
-// where a write may leave deferred work (Submit's signature) to the
-// workers, and once all have run, the rows the deferred writes left
-// (wtx.finish). If any deferred work or those rows fail, the batch is
-// rolled back as a whole and run again with nothing deferred, so that
-// each failure falls on its own write alone: a failed signature returns
-// its nonce and the writes after it get others.
+// A batch runs in two steps: each write under its savepoint, where a
+// write may leave deferred work (Submit's signature) to the workers, and
+// once all have run, the rows the deferred writes left (wtx.finish). The
+// committer never signs. If deferred work fails, the batch is rolled back
+// and run again without the writes whose work failed, which get its
+// error: a failed signature returns its nonce and the writes after it get
+// others. If the rows fail, the batch runs once more with nothing
+// deferred, so that the failure falls on its own write alone.
 func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
-	// A lone write needs no savepoint and has no one to share the
-	// signing with: its failure rolls back everything.
+	// A lone write needs no savepoint: its failure, or its deferred
+	// work's, rolls back everything and is its own.
 	if live == 1 {
-		tx, err := c.begin(false)
+		i := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+		tx, err := c.begin(true)
 		if err != nil {
 			return err
 		}
-		for i, r := range batch {
-			if errs[i] == nil {
-				if errs[i] = call(r, tx); errs[i] != nil {
-					_ = tx.Rollback() // fn's error is the cause
-					return nil
-				}
-			}
+		defer tx.pending.Wait()
+		if errs[i] = call(batch[i], tx); errs[i] == nil {
+			errs[i] = tx.finish()
+		}
+		if errs[i] != nil {
+			_ = tx.Rollback() // errs[i] is the cause
+			return nil
 		}
 		return tx.Commit()
 	}
@@ -236,40 +239,61 @@ func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
 	for i := range batch {
 		queued[i] = errs[i] == nil
 	}
-	again, err := c.applyBatch(batch, errs, true)
-	if !again {
-		return err
+	for {
+		res, err := c.applyBatch(batch, errs, true)
+		switch res {
+		case committed:
+			return err
+		case workFailed:
+			// errs now holds the failed work's errors; the others run again.
+			continue
+		}
+		break
 	}
 	for i := range batch {
 		if queued[i] {
 			errs[i] = nil
 		}
 	}
-	_, err = c.applyBatch(batch, errs, false)
+	_, err := c.applyBatch(batch, errs, false)
 	return err
 }
 
+// batchResult is how applyBatch ended.
+type batchResult int
+
+const (
+	// committed: the transaction committed, or failed as a whole (the
+	// error says which).
+	committed batchResult = iota
+	// workFailed: deferred work failed and the batch was rolled back; the
+	// writes it belonged to have its error in errs.
+	workFailed
+	// rowsFailed: the rows of deferred writes failed and the batch was
+	// rolled back; it is to be run again without deferral.
+	rowsFailed
+)
+
 // applyBatch runs the live requests of batch, each under its own
 // savepoint, then writes what their deferred work left, and commits.
-// again reports that the transaction was rolled back because deferred
-// work or its rows failed: the batch is to be run again without
-// deferral.
-func (c *committer) applyBatch(batch []*writeReq, errs []error, deferring bool) (again bool, err error) {
+func (c *committer) applyBatch(batch []*writeReq, errs []error, deferring bool) (batchResult, error) {
 	bg := context.Background()
 	tx, err := c.begin(deferring)
 	if err != nil {
-		return false, err
+		return committed, err
 	}
 	// Deferred work may still run on the workers when the batch stops
 	// early: it must be done before its write runs again or returns.
 	defer tx.pending.Wait()
+	// owner[k] is the write that left tx.deferred[k].
+	var owner []int
 	for i, r := range batch {
 		if errs[i] != nil {
 			continue
 		}
 		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
 			_ = tx.Rollback()
-			return false, err
+			return committed, err
 		}
 		nd, ns := len(tx.deferred), len(tx.submitted)
 		if errs[i] = call(r, tx); errs[i] != nil {
@@ -280,19 +304,29 @@ func (c *committer) applyBatch(batch []*writeReq, errs []error, deferring bool) 
 			// batch stops before anything runs outside a transaction.
 			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
 				_ = tx.Rollback()
-				return false, err
+				return committed, err
 			}
+		}
+		for range len(tx.deferred) - len(owner) {
+			owner = append(owner, i)
 		}
 		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
 			_ = tx.Rollback()
-			return false, err
+			return committed, err
 		}
 	}
 	if err := tx.finish(); err != nil {
 		_ = tx.Rollback()
-		return true, nil
+		res := rowsFailed
+		for k, d := range tx.deferred {
+			if d.err != nil {
+				errs[owner[k]] = d.err
+				res = workFailed
+			}
+		}
+		return res, nil
 	}
-	return false, tx.Commit()
+	return committed, tx.Commit()
 }
 
 func (c *committer) begin(deferring bool) (*wtx, error) {
@@ -382,7 +416,8 @@ type wtx struct {
 
 // later runs work on a worker, reporting false if the transaction takes
 // no deferred work, in which case the write must do it itself. If work
-// fails, the whole batch runs again and later reports false.
+// fails, the write fails with its error and the rest of the batch runs
+// again (see apply).
 func (t *wtx) later(work func() error) bool {
 	if !t.deferring {
 		return false
@@ -405,21 +440,12 @@ func (t *wtx) claim(key string) {
 
 func (t *wtx) claimed(key string) bool { return t.claims[key] }
 
-// finish waits for the batch's deferred work, helping with what no worker
-// has taken yet, then writes what the deferred writes left: the nonces
-// they took and the submits they signed. An error means the transaction
-// must be rolled back.
+// finish waits for the batch's deferred work, then writes what the
+// deferred writes left: the nonces they took and the submits they signed.
+// An error means the transaction must be rolled back.
 func (t *wtx) finish() (err error) {
 	if len(t.nonces) == 0 && len(t.deferred) == 0 {
 		return nil
-	}
-	for help := len(t.deferred) > 0; help; {
-		select {
-		case d := <-t.c.work:
-			d.run()
-		default:
-			help = false
-		}
 	}
 	t.pending.Wait()
 	for _, d := range t.deferred {
