@@ -42,7 +42,9 @@ type committer struct {
 	carry []*writeReq
 	// work feeds the deferred work of a batch to the workers.
 	work chan *deferred
-	m    *instruments
+	// committed, if set, is called after each batch.
+	committed func()
+	m         *instruments
 }
 
 // errNextBatch is what a write returns, having changed nothing, when it
@@ -50,18 +52,19 @@ type committer struct {
 // idempotency key): the committer runs it again first in the next batch.
 var errNextBatch = errors.New("retry in the next batch")
 
-func startCommitter(db *sql.DB, maxBatch int, wait time.Duration, m *instruments) *committer {
+func startCommitter(db *sql.DB, maxBatch int, wait time.Duration, committed func(), m *instruments) *committer {
 	c := &committer{
-		db:       db,
-		maxBatch: maxBatch,
-		wait:     wait,
-		reqs:     make(chan *writeReq),
-		quit:     make(chan struct{}),
-		stopped:  make(chan struct{}),
-		stmts:    make(map[string]*sql.Stmt),
-		want:     make(map[string]bool),
-		work:     make(chan *deferred, maxBatch),
-		m:        m,
+		db:        db,
+		maxBatch:  maxBatch,
+		wait:      wait,
+		reqs:      make(chan *writeReq),
+		quit:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		stmts:     make(map[string]*sql.Stmt),
+		want:      make(map[string]bool),
+		work:      make(chan *deferred, maxBatch),
+		committed: committed,
+		m:         m,
 	}
 	for range runtime.GOMAXPROCS(0) {
 		go c.worker()
@@ -153,6 +156,9 @@ func (c *committer) run() {
 			timer.Stop()
 		}
 		c.commit(batch)
+		if c.committed != nil {
+			c.committed()
+		}
 		clear(batch) // drop references to finished requests
 		c.prepare()
 	}

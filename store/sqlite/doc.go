@@ -55,8 +55,12 @@
 // writes and see only committed data. The database file must be on a
 // local file system: WAL mode does not work over network file systems.
 //
-// Commits append to the write-ahead log, and SQLite copies it back into
-// the database file (a checkpoint) as it grows, then starts it over. A
+// Commits append to the write-ahead log, and a checkpoint copies it back
+// into the database file, after which SQLite starts it over. Checkpoints
+// run in the background on a connection of their own, so a commit does
+// not wait for one; the committer runs one itself only when the log
+// reaches 8000 frames (about 31 MiB), which a writer that never pauses
+// needs for the log to start over. A
 // read that holds one snapshot for long, such as a backup, keeps the log
 // from starting over while it lasts; afterwards the file is cut back to
 // Options.WALSizeLimit, so the peak does not stay on disk.

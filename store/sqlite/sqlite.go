@@ -107,6 +107,8 @@ type Store struct {
 	r      *readPool
 	closed atomic.Bool
 	c      *committer
+	// k checkpoints the write-ahead log in the background; nil for Memory.
+	k *checkpointer
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -153,11 +155,27 @@ func Open(path string, opts *Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("consolidate: sqlite: open %s: %w", path, err)
 	}
-	return newStore(w, r, o), nil
+	ck, err := sql.Open("sqlite", dsn(path, o, false))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("consolidate: sqlite: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	ck.SetConnMaxIdleTime(0)
+	return newStore(w, r, startCheckpointer(ck), o), nil
 }
 
-func newStore(w, r *sql.DB, o Options) *Store {
-	return &Store{w: w, r: newReadPool(r), c: startCommitter(w, o.MaxBatch, o.BatchWait, newInstruments(o.MeterProvider))}
+// newStore starts the Store's committer on w; k is nil for Memory.
+func newStore(w, r *sql.DB, k *checkpointer, o Options) *Store {
+	var committed func()
+	if k != nil {
+		committed = k.committed
+	}
+	c := startCommitter(w, o.MaxBatch, o.BatchWait, committed, newInstruments(o.MeterProvider))
+	return &Store{w: w, r: newReadPool(r), c: c, k: k}
 }
 
 // openMemory shares one connection between reads and writes: each
@@ -175,7 +193,7 @@ func openMemory(o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("consolidate: sqlite: migrate memory: %w", err)
 	}
-	return newStore(db, db, o), nil
+	return newStore(db, db, nil, o), nil
 }
 
 // dsn sets every pragma per connection, so a connection the pool opens
@@ -198,6 +216,9 @@ func dsn(path string, o Options, readOnly bool) string {
 	}
 	if readOnly {
 		q = append(q, "_pragma=query_only(1)")
+	} else {
+		// The committer's checkpoint is the backstop (see checkpoint.go).
+		q = append(q, "_pragma=wal_autocheckpoint("+strconv.Itoa(walBackstopFrames)+")")
 	}
 	return "file:" + escapePath(path) + "?" + strings.Join(q, "&")
 }
@@ -217,11 +238,14 @@ func (s *Store) Close() error {
 	// Writes already taken by the committer finish; queued ones fail
 	// with ErrClosed.
 	s.c.stop()
-	var rerr error
+	var kerr, rerr error
+	if s.k != nil {
+		kerr = s.k.stop()
+	}
 	if s.r.DB != s.w {
 		rerr = s.r.Close()
 	}
-	if err := errors.Join(rerr, s.w.Close()); err != nil {
+	if err := errors.Join(kerr, rerr, s.w.Close()); err != nil {
 		return fmt.Errorf("consolidate: sqlite: close: %w", err)
 	}
 	return nil

@@ -1,11 +1,17 @@
 package sqlite
 
 import (
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/go-consolidate/consolidate"
 )
 
 // TestWALShrinksAfterALongReader holds a read snapshot open while writes
@@ -72,4 +78,96 @@ func TestWALShrinksAfterALongReader(t *testing.T) {
 		t.Fatalf("current balance %v after %d credits of 1", got.Current, credits)
 	}
 	t.Logf("peak %d bytes with the reader, %d after it", peak, walSize())
+}
+
+// TestCheckpointsRunInTheBackground writes far fewer frames than the
+// committer's own checkpoint waits for, then checks that the database
+// file took them anyway: only the background checkpointer copies the log
+// back that early.
+func TestCheckpointsRunInTheBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bg.db")
+	s, _ := openWithAccount(t, path, nil)
+	ctx := t.Context()
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// In WAL mode the database file grows only when a checkpoint copies
+	// pages into it; so far everything is in the log.
+	before := size()
+	// A few frames each, about 1500 in all: well under walBackstopFrames.
+	for range 500 {
+		if _, err := s.CreateAccount(ctx, consolidate.NewAccount{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes after 500 accounts: no checkpoint ran", size())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWALBoundedUnderAContinuousWriter keeps the committer busy with
+// concurrent writers and readers and checks that the write-ahead log
+// never grows past the committer's own checkpoint and a batch: the
+// background checkpoints alone could not let it start over.
+func TestWALBoundedUnderAContinuousWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	s, a := openWithAccount(t, path, nil)
+	ctx := t.Context()
+	const (
+		writers = 32
+		frame   = 4096 + 24
+		// A batch of MaxBatch credits dirties far fewer pages than this.
+		bound = (walBackstopFrames + 2000) * frame
+	)
+	var (
+		wg   sync.WaitGroup
+		stop atomic.Bool
+		peak atomic.Int64
+		n    atomic.Int64
+	)
+	for g := range writers {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				if _, err := s.Credit(ctx, a.ID, big.NewInt(1), fmt.Sprintf("w%d-%d", g, i)); err != nil {
+					t.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Go(func() {
+		for !stop.Load() {
+			if _, err := s.Account(ctx, a.ID); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	// Enough writes for several times walBackstopFrames frames.
+	deadline := time.Now().Add(20 * time.Second)
+	for n.Load() < 6*walBackstopFrames && time.Now().Before(deadline) && !t.Failed() {
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			peak.Store(max(peak.Load(), fi.Size()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if n.Load() < 2*walBackstopFrames {
+		t.Fatalf("only %d writes in 20 s", n.Load())
+	}
+	if peak.Load() > bound {
+		t.Fatalf("write-ahead log reached %d bytes after %d writes; bound %d", peak.Load(), n.Load(), bound)
+	}
+	t.Logf("%d writes, log peaked at %d bytes (bound %d)", n.Load(), peak.Load(), bound)
 }
