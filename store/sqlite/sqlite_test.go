@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/big"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
@@ -184,6 +186,122 @@ func BenchmarkStoreSubmit(b *testing.B) {
 	}
 	for b.Loop() {
 		if _, _, err := s.Submit(b.Context(), p, sign); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRawSubmitRows is the ceiling for Submit on this file: the rows
+// one Submit writes (its account's balances, the sender's nonce, the
+// transaction, its first attempt and its outbox event, with the sizes and
+// indexes of the real schema) written by hand, 64 submits to a
+// transaction, with the settings Open uses and none of the package's
+// code: no queueing, no checks, no signing. One op is one submit's rows.
+// Compare BenchmarkSubmitParallel/MaxBatch=256, which writes the same
+// rows for 64 concurrent callers.
+func BenchmarkRawSubmitRows(b *testing.B) {
+	const (
+		accounts = 64
+		batch    = 64
+	)
+	path := filepath.Join(b.TempDir(), "rows.db")
+	s, err := sqlite.Open(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int64, accounts)
+	for i := range ids {
+		a, err := s.CreateAccount(b.Context(), consolidate.NewAccount{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = a.ID
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+
+	word := func(v uint64) []byte { // a 32-byte amount, as stored
+		w := make([]byte, 32)
+		binary.BigEndian.PutUint64(w[24:], v)
+		return w
+	}
+	sender, recipient := common.HexToAddress("0x01").Bytes(), common.HexToAddress("0x02").Bytes()
+	amount, fee, balance := word(1000), word(10), word(1<<62)
+	tip, feeCap := word(1e9), word(30e9)
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) []byte {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(rng.Uint32())
+		}
+		return p
+	}
+	raw := random(114) // a signed EIP-1559 ether transfer's size
+	stmts := []string{
+		`UPDATE accounts SET available = ?, current = ?, updated_at = ? WHERE id = ?`,
+		`INSERT INTO nonces (sender, next) VALUES (?, 1)
+			ON CONFLICT (sender) DO UPDATE SET next = next + 1 RETURNING next - 1`,
+		`INSERT INTO transactions (account_id, sender, recipient, token, amount, fee_total, nonce, hash, raw,
+			status, version, idempotency_key, next_check_at, created_at, updated_at)
+			VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, 'PENDING', 1, NULL, ?, ?, ?)`,
+		`INSERT INTO attempts (transaction_id, seq, hash, raw, gas_limit, gas_tip_cap, gas_fee_cap, cancel, created_at)
+			VALUES (?, 1, ?, ?, 21000, ?, ?, 0, ?)`,
+		`INSERT INTO events (type, transaction_id, account_id, status, created_at) VALUES ('` + consolidate.EventSubmitted + `', ?, ?, 'PENDING', ?)`,
+	}
+	var (
+		tx *sql.Tx
+		st []*sql.Stmt
+		n  int
+		id int64
+	)
+	for b.Loop() {
+		if tx == nil {
+			if tx, err = db.Begin(); err != nil {
+				b.Fatal(err)
+			}
+			st = st[:0]
+			for _, q := range stmts {
+				p, err := tx.Prepare(q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st = append(st, p)
+			}
+		}
+		now := time.Now().UnixNano()
+		acct := ids[n%accounts]
+		hash := random(32)
+		var nonce int64
+		_, err1 := st[0].Exec(balance, balance, now, acct)
+		err2 := st[1].QueryRow(sender).Scan(&nonce)
+		res, err3 := st[2].Exec(acct, sender, recipient, amount, fee, nonce, hash, raw, now, now, now)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			b.Fatal(err)
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			b.Fatal(err)
+		}
+		_, err4 := st[3].Exec(id, hash, raw, tip, feeCap, now)
+		_, err5 := st[4].Exec(id, acct, now)
+		if err := errors.Join(err4, err5); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n%batch == 0 {
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			tx = nil
+		}
+	}
+	if tx != nil {
+		if err := tx.Commit(); err != nil {
 			b.Fatal(err)
 		}
 	}
