@@ -59,7 +59,7 @@ func main() {
 		workers     = flag.Int("workers", 16, "reconcile workers")
 		batch       = flag.Int("batch", 0, "the store's MaxBatch (0: the default)")
 		verbose     = flag.Bool("v", false, "log the Service's warnings to stderr")
-		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the submitting phase to this file")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run, up to the end of submitting, to this file")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -166,6 +166,17 @@ func run(c config) error {
 	fmt.Printf("loadtest: %d accounts, %d submitters, %v, chain %s, db %s\n",
 		c.accounts, c.concurrency, c.duration, c.chain, c.dbPath)
 
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	wctx, stopWorker := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.Run(wctx) })
@@ -178,17 +189,6 @@ func run(c config) error {
 		firstErr          atomic.Value
 	)
 	defer stop()
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	start := time.Now()
 	for g := range c.concurrency {
 		subs.Go(func() {
