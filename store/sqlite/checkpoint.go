@@ -21,10 +21,10 @@ import (
 // finds most pages copied already, and the write after it starts the log
 // over. The log holds at most walBackstopFrames frames and one batch,
 // save while a long read pins it (see Options.WALSizeLimit).
-const (
-	checkpointInterval = 100 * time.Millisecond
-	walBackstopFrames  = 8000 // 31 MiB of 4 KiB pages
-)
+const checkpointInterval = 100 * time.Millisecond
+
+// walBackstopFrames is a variable only so that a test can lower it.
+var walBackstopFrames = 8000 // 31 MiB of 4 KiB pages
 
 // checkpointer runs background checkpoints on db, its own connection to
 // the file, when kicked after a commit.
