@@ -127,7 +127,17 @@ func BenchmarkRawCommit(b *testing.B) {
 func BenchmarkRawBatchedInsert(b *testing.B) {
 	db := rawDB(b)
 	v := make([]byte, 32)
-	const batch = 256
+	inTransactions(b, db, 256, nil, func(tx *sql.Tx, _ int) {
+		if _, err := tx.Exec(`INSERT INTO t (v) VALUES (?)`, v); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// inTransactions runs op once per benchmark iteration, size iterations to
+// a transaction on db; begun, if set, runs at the start of each
+// transaction. op gets the iteration's number, from 0.
+func inTransactions(b *testing.B, db *sql.DB, size int, begun func(*sql.Tx), op func(tx *sql.Tx, n int)) {
 	var (
 		tx  *sql.Tx
 		err error
@@ -138,11 +148,12 @@ func BenchmarkRawBatchedInsert(b *testing.B) {
 			if tx, err = db.Begin(); err != nil {
 				b.Fatal(err)
 			}
+			if begun != nil {
+				begun(tx)
+			}
 		}
-		if _, err := tx.Exec(`INSERT INTO t (v) VALUES (?)`, v); err != nil {
-			b.Fatal(err)
-		}
-		if n++; n%batch == 0 {
+		op(tx, n)
+		if n++; n%size == 0 {
 			if err := tx.Commit(); err != nil {
 				b.Fatal(err)
 			}
@@ -255,26 +266,18 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 			VALUES (?, 1, ?, ?, 21000, ?, ?, 0, ?)`,
 		`INSERT INTO events (type, transaction_id, account_id, status, created_at) VALUES ('` + consolidate.EventSubmitted + `', ?, ?, 'PENDING', ?)`,
 	}
-	var (
-		tx *sql.Tx
-		st []*sql.Stmt
-		n  int
-		id int64
-	)
-	for b.Loop() {
-		if tx == nil {
-			if tx, err = db.Begin(); err != nil {
+	var st []*sql.Stmt
+	prepare := func(tx *sql.Tx) {
+		st = st[:0]
+		for _, q := range stmts {
+			p, err := tx.Prepare(q)
+			if err != nil {
 				b.Fatal(err)
 			}
-			st = st[:0]
-			for _, q := range stmts {
-				p, err := tx.Prepare(q)
-				if err != nil {
-					b.Fatal(err)
-				}
-				st = append(st, p)
-			}
+			st = append(st, p)
 		}
+	}
+	inTransactions(b, db, batch, prepare, func(tx *sql.Tx, n int) {
 		now := time.Now().UnixNano()
 		acct := ids[n%accounts]
 		hash := random(32)
@@ -285,7 +288,8 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 		if err := errors.Join(err1, err2, err3); err != nil {
 			b.Fatal(err)
 		}
-		if id, err = res.LastInsertId(); err != nil {
+		id, err := res.LastInsertId()
+		if err != nil {
 			b.Fatal(err)
 		}
 		_, err4 := st[3].Exec(id, hash, raw, tip, feeCap, now)
@@ -293,16 +297,5 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 		if err := errors.Join(err4, err5); err != nil {
 			b.Fatal(err)
 		}
-		if n++; n%batch == 0 {
-			if err := tx.Commit(); err != nil {
-				b.Fatal(err)
-			}
-			tx = nil
-		}
-	}
-	if tx != nil {
-		if err := tx.Commit(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	})
 }
