@@ -216,12 +216,13 @@ func (c *committer) commit(batch []*writeReq) {
 //
 // A batch runs in two steps: each write under its savepoint, where a
 // write may leave deferred work (Submit's signature) to the workers, and
-// once all have run, the rows the deferred writes left (wtx.finish). The
-// committer never signs. If deferred work fails, the batch is rolled back
-// and run again without the writes whose work failed, which get its
-// error: a failed signature returns its nonce and the writes after it get
-// others. If the rows fail, the batch runs once more with nothing
-// deferred, so that the failure falls on its own write alone.
+// once all have run, the rows the deferred writes left (wtx.finish). If
+// deferred work fails, the batch is rolled back and run again without the
+// writes whose work failed, which get its error: a failed signature
+// returns its nonce and the writes after it get others. If the rows fail,
+// which no valid write should make them do, the batch runs once more with
+// nothing deferred, so that the failure falls on its own write alone; that
+// run is the only one where the committer signs.
 func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
 	// A lone write needs no savepoint: its failure, or its deferred
 	// work's, rolls back everything and is its own.
@@ -245,23 +246,20 @@ func (c *committer) apply(batch []*writeReq, errs []error, live int) error {
 	for i := range batch {
 		queued[i] = errs[i] == nil
 	}
-	for {
-		res, err := c.applyBatch(batch, errs, true)
-		switch res {
-		case committed:
-			return err
-		case workFailed:
-			// errs now holds the failed work's errors; the others run again.
-			continue
-		}
-		break
+	res, err := c.applyBatch(batch, errs, true)
+	for res == workFailed {
+		// errs now holds the failed work's errors; the others run again.
+		res, err = c.applyBatch(batch, errs, true)
+	}
+	if res == committed {
+		return err
 	}
 	for i := range batch {
 		if queued[i] {
 			errs[i] = nil
 		}
 	}
-	_, err := c.applyBatch(batch, errs, false)
+	_, err = c.applyBatch(batch, errs, false)
 	return err
 }
 

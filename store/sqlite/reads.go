@@ -13,7 +13,7 @@ import (
 // runs there.
 type readPool struct {
 	*sql.DB
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
 }
 
@@ -23,18 +23,29 @@ func newReadPool(db *sql.DB) *readPool {
 
 // stmt returns query prepared, or nil to run it as text: when preparing
 // fails (the query's own error then comes from running it) or when
-// maxStmts are kept already, which bounds queries built per call.
+// maxStmts are kept already, which bounds queries built per call. Every
+// read passes here, so a kept statement is found under the read lock.
 func (p *readPool) stmt(ctx context.Context, query string) *sql.Stmt {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if st, ok := p.stmts[query]; ok {
+	p.mu.RLock()
+	st, ok := p.stmts[query]
+	full := len(p.stmts) >= maxStmts
+	p.mu.RUnlock()
+	if ok || full {
 		return st
-	}
-	if len(p.stmts) >= maxStmts {
-		return nil
 	}
 	st, err := p.DB.PrepareContext(ctx, query)
 	if err != nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if kept, ok := p.stmts[query]; ok {
+		// Another read prepared it meanwhile.
+		st.Close()
+		return kept
+	}
+	if len(p.stmts) >= maxStmts {
+		st.Close()
 		return nil
 	}
 	p.stmts[query] = st
