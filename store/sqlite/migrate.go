@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,8 +32,29 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // apply applies those of ms, in version order, that db has not seen.
-func apply(ctx context.Context, db *sql.DB, ms []migration) error {
-	tx, err := db.BeginTx(ctx, nil)
+//
+// Foreign keys are off while it runs and checked in full before it
+// commits: a migration that rebuilds a table others refer to (0007) drops
+// the old table, which with foreign keys on would fail or cascade. The
+// pragma has no effect inside a transaction, so it is set on the
+// connection around it.
+func apply(ctx context.Context, db *sql.DB, ms []migration) (err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return err
+	}
+	defer func() {
+		// A connection left without foreign keys must not serve writes:
+		// failing here fails the Open.
+		if _, onErr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); onErr != nil && err == nil {
+			err = fmt.Errorf("turn foreign keys back on: %w", onErr)
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -53,6 +75,7 @@ func apply(ctx context.Context, db *sql.DB, ms []migration) error {
 		return fmt.Errorf("database schema version %d is newer than this library's %d", current, ms[n-1].Version)
 	}
 	now := time.Now().UnixNano()
+	applied := false
 	for _, m := range ms {
 		if m.Version <= current {
 			continue
@@ -63,6 +86,29 @@ func apply(ctx context.Context, db *sql.DB, ms []migration) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, m.Version, now); err != nil {
 			return fmt.Errorf("%s: %w", m.Name, err)
 		}
+		applied = true
+	}
+	if applied {
+		if err := foreignKeysHold(ctx, tx); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
+}
+
+// foreignKeysHold fails if any row refers to a row that is not there.
+func foreignKeysHold(ctx context.Context, tx *sql.Tx) error {
+	var (
+		table, parent string
+		rowid         sql.NullInt64
+		fk            int
+	)
+	err := tx.QueryRowContext(ctx, `PRAGMA foreign_key_check`).Scan(&table, &rowid, &parent, &fk)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("after the migrations, a row of %s (rowid %v) refers to a missing row of %s", table, rowid.Int64, parent)
 }

@@ -207,47 +207,9 @@ func TestMigrateReservations(t *testing.T) {
 	if err := apply(ctx, db, ms[:4]); err != nil {
 		t.Fatal(err)
 	}
-	created := time.Unix(1_700_000_000, 0).UnixNano()
-	amount := func(n int64) []byte { b, _ := encodeAmount(big.NewInt(n)); return b }
-	sender, recipient := common.HexToAddress("0x0a").Bytes(), common.HexToAddress("0x0b").Bytes()
-	hash := func(n int64) []byte { return common.BigToHash(big.NewInt(n)).Bytes() }
-	// Account 1 holds transaction 5 (pending, parked) and 7 (pending):
-	// available = current − 2 × 1010. Transactions 2 and 3 were settled;
-	// IDs 4 and 6 were never used, and the sequence is at 9.
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`INSERT INTO accounts (id, available, current, created_at, updated_at) VALUES (1, ?, ?, 1, 2), (3, ?, ?, 3, 4)`,
-			[]any{amount(5000 - 2020), amount(5000), amount(0), amount(0)}},
-		{`UPDATE sqlite_sequence SET seq = 8 WHERE name = 'accounts'`, nil},
-		{`INSERT INTO credits (account_id, reference, amount, created_at) VALUES (1, 'dep', ?, 5)`, []any{amount(5000)}},
-		{`INSERT INTO account_keys (key, account_id) VALUES ('key-3', 3)`, nil},
-		{`INSERT INTO nonces (sender, next) VALUES (?, 4)`, []any{sender}},
-		{`INSERT INTO transactions
-			(id, account_id, sender, recipient, amount, fee_total, fee_blockchain, nonce, hash, raw, status, version,
-			 idempotency_key, block_number, block_hash, checks, next_check_at, created_at, updated_at, parked)
-			VALUES (2, 1, ?1, ?2, ?3, ?4, ?5, 0, ?6, x'02', 'SUCCESSFUL', 2, 'idem-2', 100, ?9, 3, NULL, ?10, ?10, 0),
-			       (3, 1, ?1, ?2, ?3, ?4, NULL, 1, ?7, x'03', 'FAILED', 2, NULL, 0, NULL, 0, NULL, ?10, ?10, 0),
-			       (5, 1, ?1, ?2, ?3, ?4, NULL, 2, ?8, x'05', 'PENDING', 1, NULL, 0, NULL, 9, ?10, ?10, ?10, 1),
-			       (7, 1, ?1, ?2, ?3, ?4, NULL, 3, ?11, x'07', 'PENDING', 1, NULL, 0, NULL, 0, ?10, ?10, ?10, 0)`,
-			[]any{sender, recipient, amount(1000), amount(10), amount(7), hash(2), hash(3), hash(5), hash(99), created, hash(7)}},
-		{`UPDATE sqlite_sequence SET seq = 9 WHERE name = 'transactions'`, nil},
-		{`INSERT INTO attempts (transaction_id, seq, hash, raw, gas_limit, gas_tip_cap, gas_fee_cap, cancel, created_at)
-			VALUES (2, 1, ?1, x'02', 21000, ?4, ?4, 0, 1), (3, 1, ?2, x'03', 0, NULL, NULL, 0, 1),
-			       (5, 1, ?3, x'05', 21000, ?4, ?4, 0, 1), (5, 2, ?5, x'0505', 21000, ?4, ?4, 1, 2),
-			       (7, 1, ?6, x'07', 21000, ?4, ?4, 0, 1)`,
-			[]any{hash(2), hash(3), hash(5), amount(2), hash(55), hash(7)}},
-		{`INSERT INTO idempotency (account_id, key, request_hash, transaction_id, error_code, created_at)
-			VALUES (1, 'idem-2', ?1, 2, NULL, 1), (1, 'idem-poor', ?1, NULL, 'insufficient_funds', 2)`, []any{hash(1)}},
-		{`INSERT INTO events (id, type, transaction_id, account_id, status, created_at, sent_at)
-			VALUES (1, 'transaction.submitted', 2, 1, 'PENDING', 1, 2), (2, 'transaction.successful', 2, 1, 'SUCCESSFUL', 3, NULL),
-			       (4, 'transaction.dead_lettered', 5, 1, 'PENDING', 4, NULL)`, nil},
-	} {
-		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
-			t.Fatalf("%s: %v", q.sql, err)
-		}
-	}
+	seedVersion4(t, db)
+	created, hash := v4Created, hashBytes
+	sender, recipient := v4Sender.Bytes(), v4Recipient.Bytes()
 	before := schemaDump(t, db)
 	if err := apply(ctx, db, ms[:5]); err != nil {
 		t.Fatal(err)
@@ -355,6 +317,206 @@ func TestMigrateReservations(t *testing.T) {
 	} {
 		if _, err := s.w.ExecContext(ctx, q); err == nil {
 			t.Errorf("%s: no error, want a CHECK constraint failure", q)
+		}
+	}
+}
+
+// TestMigrateTransactionsHash upgrades a file at schema version 6, whose
+// transactions.hash had a UNIQUE index of its own: the table is copied
+// into one without it, and nothing else changes, not a row, an ID, the
+// sequence, another constraint or index, or the tables that refer to
+// transactions. Foreign keys are on again afterwards.
+func TestMigrateTransactionsHash(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v6.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, db, ms[:4]); err != nil {
+		t.Fatal(err)
+	}
+	seedVersion4(t, db)
+	if err := apply(ctx, db, ms[:6]); err != nil {
+		t.Fatal(err)
+	}
+	// A reservation and a token transfer, so no copied column is all one
+	// value.
+	if _, err := db.ExecContext(ctx, `UPDATE transactions SET hash = NULL, raw = NULL WHERE id = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE transactions SET token = ? WHERE id = 7`, common.HexToAddress("0x70").Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	before := schemaDump(t, db)
+	if err := apply(ctx, db, ms[:7]); err != nil {
+		t.Fatal(err)
+	}
+	after := schemaDump(t, db)
+	uniques := dumpRows(t, db, `SELECT group_concat(c.name) FROM pragma_index_list('transactions') l
+		JOIN pragma_index_info(l.name) c WHERE l."unique" GROUP BY l.name ORDER BY 1`)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What changes: the CREATE statement, the index on hash, and the
+	// upgrade is recorded.
+	for name, want := range before {
+		switch name {
+		case "table transactions", "indexes transactions", "index sqlite_autoindex_transactions_2", "rows schema_version":
+			continue
+		}
+		if got := after[name]; got != want {
+			t.Errorf("%s after the upgrade:\n%s\nwant:\n%s", name, got, want)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s appeared in the upgrade: %s", name, after[name])
+		}
+	}
+	if uniques != "[sender,nonce]\n" {
+		t.Errorf("UNIQUE indexes of transactions after the upgrade:\n%swant (sender, nonce) alone", uniques)
+	}
+
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open of a version 7 file: %v", err)
+	}
+	defer s.Close()
+	var fks int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fks); err != nil || fks != 1 {
+		t.Errorf("foreign keys on the writer after migrating: %d, %v; want on", fks, err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO attempts (transaction_id, seq, hash, raw, gas_limit, cancel, created_at)
+		VALUES (99, 1, ?, x'99', 0, 0, 0)`, hashBytes(990)); err == nil {
+		t.Error("an attempt of no transaction was stored: foreign keys are off")
+	}
+	for _, q := range []string{`PRAGMA integrity_check`, `PRAGMA foreign_key_check`} {
+		if got := dumpRows(t, s.r.DB, q); got != "[ok]\n" && got != "" {
+			t.Errorf("%s: %s", q, got)
+		}
+	}
+	checkQueryPlans(t, s)
+
+	// A transfer signed with another transfer's hash is still refused,
+	// by the attempts' index, and leaves nothing behind; the next takes
+	// the ID after the sequence and the nonce after the last.
+	p := consolidate.SubmitParams{
+		AccountID: 1, From: v4Sender, To: v4Recipient, Amount: big.NewInt(1), FeeTotal: big.NewInt(0),
+		Now: time.Unix(0, v4Created),
+	}
+	taken := func(uint64) (consolidate.SignedTx, error) {
+		return consolidate.SignedTx{Hash: common.BytesToHash(hashBytes(2)), Raw: []byte{2}}, nil
+	}
+	if got, _, err := s.Submit(ctx, p, taken); err == nil {
+		t.Errorf("Submit signed with transaction 2's hash stored %+v", got)
+	}
+	fresh := func(uint64) (consolidate.SignedTx, error) {
+		return consolidate.SignedTx{Hash: common.BytesToHash(hashBytes(10)), Raw: []byte{10}}, nil
+	}
+	got, _, err := s.Submit(ctx, p, fresh)
+	if err != nil || got.ID != 10 || got.Nonce != 4 {
+		t.Errorf("Submit after the refused one: ID %d, nonce %d, %v; want ID 10, nonce 4", got.ID, got.Nonce, err)
+	}
+	if a, err := s.Account(ctx, 1); err != nil || a.Available.Cmp(big.NewInt(5000-2020-1)) != 0 {
+		t.Errorf("account 1 after one refused and one stored Submit: %+v, %v; want 2979 available", a, err)
+	}
+	old, err := s.Transaction(ctx, 7)
+	if err != nil || old.Hash != common.BytesToHash(hashBytes(7)) || old.Token != common.HexToAddress("0x70") {
+		t.Errorf("Transaction(7) = %+v, %v", old, err)
+	}
+}
+
+// TestMigrationsCheckForeignKeys: a migration that leaves a row pointing
+// at nothing fails, and nothing of it is applied.
+func TestMigrationsCheckForeignKeys(t *testing.T) {
+	ctx := t.Context()
+	db, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "fk.db"), Options{BusyTimeout: time.Second}, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, db, ms[:4]); err != nil {
+		t.Fatal(err)
+	}
+	seedVersion4(t, db)
+	last := ms[len(ms)-1].Version
+	broken := append(slices.Clone(ms), migration{Version: last + 1, Name: "broken.sql", SQL: `DELETE FROM accounts WHERE id = 1`})
+	if err := apply(ctx, db, broken); err == nil || !strings.Contains(err.Error(), "missing row of accounts") {
+		t.Fatalf("a migration orphaning account 1's rows: %v, want a foreign key failure", err)
+	}
+	var version int
+	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != 4 {
+		t.Errorf("schema version after the failed migrations: %d, %v; want 4, as before", version, err)
+	}
+	var fks int
+	if err := db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fks); err != nil || fks != 1 {
+		t.Errorf("foreign keys after a failed migration: %d, %v; want on", fks, err)
+	}
+}
+
+// The rows seedVersion4 writes: created when, sent from and to.
+var (
+	v4Created             = time.Unix(1_700_000_000, 0).UnixNano()
+	v4Sender, v4Recipient = common.HexToAddress("0x0a"), common.HexToAddress("0x0b")
+)
+
+func amountBytes(n int64) []byte { b, _ := encodeAmount(big.NewInt(n)); return b }
+
+func hashBytes(n int64) []byte { return common.BigToHash(big.NewInt(n)).Bytes() }
+
+// seedVersion4 fills a database at schema version 4 with rows of every
+// table: two accounts, a credit, an account key, four transactions
+// (settled, failed, parked, pending) with gaps in their IDs and the
+// sequence past them, attempts (one transaction has two), idempotency
+// keys and events.
+func seedVersion4(t *testing.T, db *sql.DB) {
+	t.Helper()
+	created, amount, hash := v4Created, amountBytes, hashBytes
+	sender, recipient := v4Sender.Bytes(), v4Recipient.Bytes()
+	// Account 1 holds transaction 5 (pending, parked) and 7 (pending):
+	// available = current − 2 × 1010. Transactions 2 and 3 were settled;
+	// IDs 4 and 6 were never used, and the sequence is at 9.
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts (id, available, current, created_at, updated_at) VALUES (1, ?, ?, 1, 2), (3, ?, ?, 3, 4)`,
+			[]any{amount(5000 - 2020), amount(5000), amount(0), amount(0)}},
+		{`UPDATE sqlite_sequence SET seq = 8 WHERE name = 'accounts'`, nil},
+		{`INSERT INTO credits (account_id, reference, amount, created_at) VALUES (1, 'dep', ?, 5)`, []any{amount(5000)}},
+		{`INSERT INTO account_keys (key, account_id) VALUES ('key-3', 3)`, nil},
+		{`INSERT INTO nonces (sender, next) VALUES (?, 4)`, []any{sender}},
+		{`INSERT INTO transactions
+			(id, account_id, sender, recipient, amount, fee_total, fee_blockchain, nonce, hash, raw, status, version,
+			 idempotency_key, block_number, block_hash, checks, next_check_at, created_at, updated_at, parked)
+			VALUES (2, 1, ?1, ?2, ?3, ?4, ?5, 0, ?6, x'02', 'SUCCESSFUL', 2, 'idem-2', 100, ?9, 3, NULL, ?10, ?10, 0),
+			       (3, 1, ?1, ?2, ?3, ?4, NULL, 1, ?7, x'03', 'FAILED', 2, NULL, 0, NULL, 0, NULL, ?10, ?10, 0),
+			       (5, 1, ?1, ?2, ?3, ?4, NULL, 2, ?8, x'05', 'PENDING', 1, NULL, 0, NULL, 9, ?10, ?10, ?10, 1),
+			       (7, 1, ?1, ?2, ?3, ?4, NULL, 3, ?11, x'07', 'PENDING', 1, NULL, 0, NULL, 0, ?10, ?10, ?10, 0)`,
+			[]any{sender, recipient, amount(1000), amount(10), amount(7), hash(2), hash(3), hash(5), hash(99), created, hash(7)}},
+		{`UPDATE sqlite_sequence SET seq = 9 WHERE name = 'transactions'`, nil},
+		{`INSERT INTO attempts (transaction_id, seq, hash, raw, gas_limit, gas_tip_cap, gas_fee_cap, cancel, created_at)
+			VALUES (2, 1, ?1, x'02', 21000, ?4, ?4, 0, 1), (3, 1, ?2, x'03', 0, NULL, NULL, 0, 1),
+			       (5, 1, ?3, x'05', 21000, ?4, ?4, 0, 1), (5, 2, ?5, x'0505', 21000, ?4, ?4, 1, 2),
+			       (7, 1, ?6, x'07', 21000, ?4, ?4, 0, 1)`,
+			[]any{hash(2), hash(3), hash(5), amount(2), hash(55), hash(7)}},
+		{`INSERT INTO idempotency (account_id, key, request_hash, transaction_id, error_code, created_at)
+			VALUES (1, 'idem-2', ?1, 2, NULL, 1), (1, 'idem-poor', ?1, NULL, 'insufficient_funds', 2)`, []any{hash(1)}},
+		{`INSERT INTO events (id, type, transaction_id, account_id, status, created_at, sent_at)
+			VALUES (1, 'transaction.submitted', 2, 1, 'PENDING', 1, 2), (2, 'transaction.successful', 2, 1, 'SUCCESSFUL', 3, NULL),
+			       (4, 'transaction.dead_lettered', 5, 1, 'PENDING', 4, NULL)`, nil},
+	} {
+		if _, err := db.ExecContext(t.Context(), q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
 		}
 	}
 }

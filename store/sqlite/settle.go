@@ -139,10 +139,9 @@ func loadSettling(ctx context.Context, tx *wtx, id int64) (settling, error) {
 // landed returns the hash and bytes transaction id, whose own hash is
 // own, settles with, as sqlSettle takes them: those of the attempt named
 // by hash, which must be one of id's, or nil for both to keep id's own if
-// hash is zero or already own. Moving
-// transactions.hash (UNIQUE) to it cannot collide: every transaction's
-// hash is NULL or one of its own attempts, and attempts.hash is UNIQUE
-// too.
+// hash is zero or already own. A transaction's hash is always NULL or one
+// of its own attempts', and attempts.hash is UNIQUE: that index, not one
+// on transactions.hash, keeps two transfers from sharing a hash.
 func landed(ctx context.Context, tx *wtx, id int64, own, hash common.Hash) ([]byte, []byte, error) {
 	if hash == (common.Hash{}) || hash == own {
 		return nil, nil, nil
