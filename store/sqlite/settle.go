@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-consolidate/consolidate"
@@ -19,11 +20,12 @@ const (
 	sqlSettle = `UPDATE transactions SET status = ?, version = version + 1,
 		hash = coalesce(?, hash), raw = coalesce(?, raw),
 		fee_blockchain = ?, block_number = ?, block_hash = ?, next_check_at = NULL, updated_at = ?
-		WHERE id = ? AND status = 'PENDING'
-		RETURNING ` + txColumns
-	sqlSelectSettling = `SELECT t.status, t.amount, t.fee_total, t.hash, a.id, a.available, a.current
-		FROM transactions t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?`
+		WHERE id = ? AND status = 'PENDING'`
 )
+
+// sqlSelectSettling reads a transaction and its account's balances.
+var sqlSelectSettling = `SELECT ` + qualified("t", txColumns) + `, a.available, a.current
+	FROM transactions t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?`
 
 // Settle applies a final outcome to a PENDING transaction; see
 // consolidate.Store. A zero st.At means the current time.
@@ -70,69 +72,87 @@ func (s *Store) settle(ctx context.Context, id int64, st consolidate.Settlement)
 		if err != nil {
 			return err
 		}
-		if p.status != consolidate.StatusPending {
-			if out, err = loadTransaction(ctx, tx, id); err != nil {
-				return err
-			}
-			return fmt.Errorf("%w: transaction %d is %s", consolidate.ErrNotPending, id, p.status)
+		if p.t.Status != consolidate.StatusPending {
+			out = p.t
+			return fmt.Errorf("%w: transaction %d is %s", consolidate.ErrNotPending, id, p.t.Status)
 		}
-		hash, raw, err := landed(ctx, tx, id, p.hash, st.Hash)
+		hash, raw, err := landed(ctx, tx, id, p.t.Hash, st.Hash)
 		if err != nil {
 			return err
 		}
-		if err := saveBalances(ctx, tx, p.account.ID, settled(p, st.Outcome), at); err != nil {
+		if err := saveBalances(ctx, tx, p.t.AccountID, settled(p, st.Outcome), at); err != nil {
 			return err
 		}
-		// RETURNING reads the row back as stored, in the same statement.
-		out, err = scanTransaction(tx.QueryRowContext(ctx, sqlSettle, string(st.Outcome.Status()), hash, raw,
-			feeChain, block, nullHash(st.BlockHash), unixNano(at), id))
+		res, err := tx.ExecContext(ctx, sqlSettle, string(st.Outcome.Status()), hash, raw,
+			feeChain, block, nullHash(st.BlockHash), unixNano(at), id)
 		if err != nil {
-			// Under the write lock the row read as PENDING is still
-			// there: anything else is a bug worth failing the write for.
-			return fmt.Errorf("transaction %d: settle: %w", id, err)
+			return err
+		}
+		// Under the write lock the row read as PENDING is still there:
+		// anything else is a bug worth failing the write for.
+		if err := oneRow(res, id); err != nil {
+			return err
 		}
 		typ := consolidate.EventSuccessful
 		if st.Outcome.Status() == consolidate.StatusFailed {
 			typ = consolidate.EventFailed
 		}
-		return insertEvent(ctx, tx, typ, id, p.account.ID, st.Outcome.Status(), at)
+		if err := insertEvent(ctx, tx, typ, id, p.t.AccountID, st.Outcome.Status(), at); err != nil {
+			return err
+		}
+		out, err = afterSettle(p.t, st, hash, raw, feeChain, at)
+		return err
 	})
 	return out, err
 }
 
-// settling is what Settle reads of a transaction and its account before
-// it writes: the status, the hold it gives back or spends, the hash it
-// has, and the account's balances.
-type settling struct {
-	status      consolidate.Status
-	amount, fee *big.Int
-	hash        common.Hash
-	account     consolidate.Account
+// afterSettle returns t as sqlSettle leaves it, given the values it was
+// passed, instead of reading the row back. Each value is decoded as
+// scanTransaction decodes the column, so the two are the same Transaction.
+func afterSettle(t consolidate.Transaction, st consolidate.Settlement, hash, raw, feeChain []byte, at time.Time) (consolidate.Transaction, error) {
+	var errs [2]error
+	if hash != nil {
+		t.Hash, errs[0] = decodeHash(hash)
+		t.Raw = raw
+	}
+	t.FeeBlockchain, errs[1] = decodeOptionalAmount(feeChain)
+	if err := errors.Join(errs[:]...); err != nil {
+		return consolidate.Transaction{}, fmt.Errorf("transaction %d: %w", t.ID, err)
+	}
+	t.Status = st.Outcome.Status()
+	t.Version++
+	t.BlockNumber = st.BlockNumber
+	t.BlockHash = st.BlockHash
+	t.NextCheckAt = time.Time{}
+	t.UpdatedAt = fromUnixNano(unixNano(at))
+	return t, nil
 }
 
-// loadSettling reads what Settle needs of transaction id and its account
-// in one statement, and ErrNotFound if there is no such transaction.
+// settling is what Settle reads before it writes: the transaction as
+// stored, and its account's balances.
+type settling struct {
+	t                  consolidate.Transaction
+	available, current *big.Int
+}
+
+// loadSettling reads transaction id and its account's balances in one
+// statement, and ErrNotFound if there is no such transaction.
 func loadSettling(ctx context.Context, tx *wtx, id int64) (settling, error) {
 	var (
-		p                             settling
-		status                        string
-		amount, fee, hash, avail, cur []byte
+		p          settling
+		avail, cur []byte
 	)
-	err := tx.QueryRowContext(ctx, sqlSelectSettling, id).Scan(&status, &amount, &fee, &hash,
-		&p.account.ID, &avail, &cur)
+	t, err := scanTransaction(tx.QueryRowContext(ctx, sqlSelectSettling, id), &avail, &cur)
 	if err != nil {
 		return settling{}, notFound(err, "transaction", id)
 	}
-	var errs [5]error
-	p.amount, errs[0] = decodeAmount(amount)
-	p.fee, errs[1] = decodeAmount(fee)
-	p.hash, errs[2] = decodeHash(hash)
-	p.account.Available, errs[3] = decodeAmount(avail)
-	p.account.Current, errs[4] = decodeAmount(cur)
+	p.t = t
+	var errs [2]error
+	p.available, errs[0] = decodeAmount(avail)
+	p.current, errs[1] = decodeAmount(cur)
 	if err := errors.Join(errs[:]...); err != nil {
-		return settling{}, fmt.Errorf("transaction %d: %w", id, err)
+		return settling{}, fmt.Errorf("account %d: %w", t.AccountID, err)
 	}
-	p.status = consolidate.Status(status)
 	return p, nil
 }
 
@@ -161,18 +181,18 @@ func landed(ctx context.Context, tx *wtx, id int64, own, hash common.Hash) ([]by
 // amount returns on a revert (the fee is charged), everything returns when
 // the transfer was dropped.
 func settled(p settling, o consolidate.Outcome) balances {
-	a := p.account
-	hold := new(big.Int).Add(p.amount, p.fee)
+	amount, fee := p.t.Amount, p.t.FeeTotal
+	hold := new(big.Int).Add(amount, fee)
 	switch o {
 	case consolidate.OutcomeSuccess:
-		return balances{available: a.Available, current: new(big.Int).Sub(a.Current, hold)}
+		return balances{available: p.available, current: new(big.Int).Sub(p.current, hold)}
 	case consolidate.OutcomeReverted:
 		return balances{
-			available: new(big.Int).Add(a.Available, p.amount),
-			current:   new(big.Int).Sub(a.Current, p.fee),
+			available: new(big.Int).Add(p.available, amount),
+			current:   new(big.Int).Sub(p.current, fee),
 		}
 	default:
-		return balances{available: new(big.Int).Add(a.Available, hold), current: a.Current}
+		return balances{available: new(big.Int).Add(p.available, hold), current: p.current}
 	}
 }
 

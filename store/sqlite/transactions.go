@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/go-consolidate/consolidate"
 )
@@ -23,12 +24,22 @@ const (
 	sqlAccountExists = `SELECT 1 FROM accounts WHERE id = ?`
 )
 
+// qualified prefixes each of a list of columns with table and a dot.
+func qualified(table, columns string) string {
+	cs := strings.Split(columns, ",")
+	for i, c := range cs {
+		cs[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cs, ", ")
+}
+
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error
 }
 
-func scanTransaction(sc scanner) (consolidate.Transaction, error) {
+// scanTransaction reads a row of txColumns, and after them into extra.
+func scanTransaction(sc scanner, extra ...any) (consolidate.Transaction, error) {
 	var (
 		t                                    consolidate.Transaction
 		sender, recipient, tok               []byte
@@ -39,9 +50,10 @@ func scanTransaction(sc scanner) (consolidate.Transaction, error) {
 		key                                  sql.NullString
 		next                                 sql.NullInt64
 	)
-	err := sc.Scan(&t.ID, &t.AccountID, &sender, &recipient, &tok, &amount, &feeTotal, &feeChain,
+	dest := append([]any{&t.ID, &t.AccountID, &sender, &recipient, &tok, &amount, &feeTotal, &feeChain,
 		&nonce, &hash, &t.Raw, &status, &t.Version, &key, &blockNumber, &blockHash,
-		&t.Checks, &next, &created, &updated)
+		&t.Checks, &next, &created, &updated}, extra...)
+	err := sc.Scan(dest...)
 	if err != nil {
 		return consolidate.Transaction{}, err
 	}
