@@ -299,10 +299,10 @@ func (c *committer) applyBatch(batch []*writeReq, errs []error, deferring bool) 
 			_ = tx.Rollback()
 			return committed, err
 		}
-		nd, ns := len(tx.deferred), len(tx.submitted)
+		nd, ns, ne := len(tx.deferred), len(tx.submitted), len(tx.events)
 		if errs[i] = call(r, tx); errs[i] != nil {
 			// Nothing of a failed write is finished.
-			tx.deferred, tx.submitted = tx.deferred[:nd], tx.submitted[:ns]
+			tx.deferred, tx.submitted, tx.events = tx.deferred[:nd], tx.submitted[:ns], tx.events[:ne]
 			// If SQLite rolled back the whole transaction on its own (disk
 			// full, I/O error), the savepoint is gone and this fails: the
 			// batch stops before anything runs outside a transaction.
@@ -407,13 +407,14 @@ type wtx struct {
 	// deferring is set when writes may leave work to the workers
 	// (later) and rows to the end of the batch (finish): deferred is that
 	// work, pending counts what is not done yet, submitted holds the
-	// submits waiting for their signatures, nonces the next nonce of each
-	// sender the batch has read, and claims the keys the submitted will
-	// write.
+	// submits waiting for their signatures, events the outbox rows of the
+	// batch's other writes, nonces the next nonce of each sender the batch
+	// has read, and claims the keys the submitted will write.
 	deferring bool
 	deferred  []*deferred
 	pending   sync.WaitGroup
 	submitted []*pendingSubmit
+	events    []eventRow
 	nonces    map[common.Address]int64
 	claims    map[string]bool
 }
@@ -445,10 +446,10 @@ func (t *wtx) claim(key string) {
 func (t *wtx) claimed(key string) bool { return t.claims[key] }
 
 // finish waits for the batch's deferred work, then writes what the
-// deferred writes left: the nonces they took and the submits they signed.
-// An error means the transaction must be rolled back.
+// deferred writes left: the nonces they took, the submits they signed and
+// the outbox rows. An error means the transaction must be rolled back.
 func (t *wtx) finish() (err error) {
-	if len(t.nonces) == 0 && len(t.deferred) == 0 {
+	if len(t.nonces) == 0 && len(t.deferred) == 0 && len(t.events) == 0 {
 		return nil
 	}
 	t.pending.Wait()
@@ -462,10 +463,14 @@ func (t *wtx) finish() (err error) {
 	if err := t.saveNonces(ctx); err != nil {
 		return err
 	}
-	if len(t.submitted) == 0 {
-		return nil
+	if len(t.submitted) > 0 {
+		if err := insertSubmitted(ctx, t, t.submitted); err != nil {
+			return err
+		}
 	}
-	return insertSubmitted(ctx, t, t.submitted)
+	return insertRows(ctx, t, sqlInsertEventHead, sqlEventRow, len(t.events), func(args []any, i int) []any {
+		return t.events[i].args(args)
+	})
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {

@@ -161,3 +161,61 @@ func TestInsertSubmittedMatchesRows(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupCommitEventsOfFailedWrites: in a batch, outbox rows wait for
+// its end, and a write that fails or panics after writing one takes it
+// back; the others' are written, in the order of their writes.
+func TestGroupCommitEventsOfFailedWrites(t *testing.T) {
+	t.Parallel()
+	s, a := openWithAccount(t, filepath.Join(t.TempDir(), "events.db"), &Options{BatchWait: 20 * time.Millisecond})
+	ctx := t.Context()
+	if _, err := s.Credit(ctx, a.ID, big.NewInt(1e6), "funds"); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(uint64) (consolidate.SignedTx, error) {
+		return consolidate.SignedTx{Hash: common.Hash{1}, Raw: []byte{1}}, nil
+	}
+	tx, _, err := s.Submit(ctx, consolidate.SubmitParams{AccountID: a.ID, To: common.Address{2}, Amount: big.NewInt(1), FeeTotal: big.NewInt(0)}, sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(typ string, then func() error) func(context.Context, *wtx) error {
+		return func(ctx context.Context, wt *wtx) error {
+			if err := insertEvent(ctx, wt, typ, tx.ID, a.ID, consolidate.StatusPending, time.Unix(1, 0)); err != nil {
+				return err
+			}
+			return then()
+		}
+	}
+	ok := func() error { return nil }
+	writes := []func(context.Context, *wtx) error{
+		event("kept-1", ok),
+		event("failed", func() error { return errors.New("boom") }),
+		event("kept-2", ok),
+		event("panicked", func() error { panic("bad write") }),
+		event("kept-3", ok),
+	}
+	var wg sync.WaitGroup
+	for _, w := range writes {
+		wg.Go(func() { _ = s.write(ctx, w) })
+		time.Sleep(2 * time.Millisecond) // queue in order
+	}
+	wg.Wait()
+	var types []string
+	rows, err := s.r.QueryContext(ctx, `SELECT type FROM events WHERE transaction_id = ? ORDER BY id`, tx.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var typ string
+		if err := rows.Scan(&typ); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, typ)
+	}
+	want := fmt.Sprint([]string{consolidate.EventSubmitted, "kept-1", "kept-2", "kept-3"})
+	if got := fmt.Sprint(types); got != want {
+		t.Errorf("events %s, want %s", got, want)
+	}
+}

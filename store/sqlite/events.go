@@ -24,10 +24,29 @@ const (
 const markBatch = 500
 
 // insertEvent writes an outbox row in the caller's transaction, so the event
-// exists if and only if the change it describes was committed.
+// exists if and only if the change it describes was committed. In a batch
+// the row waits for the end of the batch, where the rows of all its writes
+// go in together (wtx.finish); a write that fails takes its row back.
 func insertEvent(ctx context.Context, tx *wtx, typ string, txID, accountID int64, status consolidate.Status, at time.Time) error {
-	_, err := tx.ExecContext(ctx, sqlInsertEvent, typ, txID, accountID, string(status), unixNano(at))
+	e := eventRow{typ: typ, txID: txID, accountID: accountID, status: status, at: unixNano(at)}
+	if tx.deferring {
+		tx.events = append(tx.events, e)
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, sqlInsertEvent, e.args(nil)...)
 	return err
+}
+
+// An eventRow is an outbox row as sqlEventRow takes it.
+type eventRow struct {
+	typ             string
+	txID, accountID int64
+	status          consolidate.Status
+	at              int64
+}
+
+func (e eventRow) args(dst []any) []any {
+	return append(dst, e.typ, e.txID, e.accountID, string(e.status), e.at)
 }
 
 // Note writes an outbox event of type typ about a PENDING transaction and

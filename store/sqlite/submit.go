@@ -299,7 +299,8 @@ func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
 		return err
 	}
 	err = insertRows(ctx, tx, sqlInsertEventHead, sqlEventRow, len(ts), func(args []any, i int) []any {
-		return append(args, consolidate.EventSubmitted, ts[i].ID, ts[i].AccountID, string(ts[i].Status), unixNano(ts[i].CreatedAt))
+		e := eventRow{typ: consolidate.EventSubmitted, txID: ts[i].ID, accountID: ts[i].AccountID, status: ts[i].Status, at: unixNano(ts[i].CreatedAt)}
+		return e.args(args)
 	})
 	if err != nil {
 		return err
