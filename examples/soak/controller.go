@@ -444,10 +444,21 @@ func (p *proc) terminate() {
 	case <-time.After(15 * time.Second):
 		p.kill()
 	}
-	if p.err != nil {
-		var exit *exec.ExitError
-		if !errors.As(p.err, &exit) || exit.ExitCode() != 0 {
-			fmt.Fprintf(os.Stderr, "soak: %s %d stopped with %v\n", p.role, p.index, p.err)
-		}
+	if p.err != nil && !stoppedByTerm(p.err) {
+		fmt.Fprintf(os.Stderr, "soak: %s %d stopped with %v\n", p.role, p.index, p.err)
 	}
+}
+
+// stoppedByTerm reports whether a child asked to stop with SIGTERM exited
+// cleanly or died of that signal, which it does when the signal comes
+// before its handler is installed.
+func stoppedByTerm(err error) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+		return true
+	}
+	return exit.ExitCode() == 0
 }

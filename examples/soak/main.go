@@ -149,6 +149,11 @@ func main() {
 	if c.role != "" {
 		if err := runChild(ctx, c); err != nil {
 			fmt.Fprintf(os.Stderr, "soak %s %d: %v\n", c.role, c.index, err)
+			if ctx.Err() != nil {
+				// Asked to stop while starting: the step under way was cut
+				// short, which is no failure. The audit judges the rest.
+				return
+			}
 			os.Exit(1)
 		}
 		return
