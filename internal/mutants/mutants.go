@@ -74,8 +74,8 @@ var mutants = []mutant{
 		desc: "Settle applies an outcome to a transaction that is already final",
 		in:   "store/sqlite",
 		edits: []edit{
-			{"\t\tif p.status != consolidate.StatusPending {\n", "\t\tif false {\n"},
-			{"next_check_at = NULL, updated_at = ?\n\t\tWHERE id = ? AND status = 'PENDING'\n", "next_check_at = NULL, updated_at = ?\n\t\tWHERE id = ?\n"},
+			{"\t\tif p.t.Status != consolidate.StatusPending {\n", "\t\tif false {\n"},
+			{"next_check_at = NULL, updated_at = ?\n\t\tWHERE id = ? AND status = 'PENDING'`", "next_check_at = NULL, updated_at = ?\n\t\tWHERE id = ?`"},
 		},
 		pkgs: []string{"./store/sqlite"},
 		run:  "^TestConformance$/^SettleTwice$",
@@ -94,8 +94,8 @@ var mutants = []mutant{
 		desc: "a reverted transfer gives back amount + fee instead of the amount only",
 		in:   "store/sqlite",
 		edits: []edit{
-			{"\t\treturn balances{\n\t\t\tavailable: new(big.Int).Add(a.Available, p.amount),\n\t\t\tcurrent:   new(big.Int).Sub(a.Current, p.fee),\n\t\t}\n",
-				"\t\treturn balances{available: new(big.Int).Add(a.Available, hold), current: a.Current}\n"},
+			{"\t\treturn balances{\n\t\t\tavailable: new(big.Int).Add(p.available, amount),\n\t\t\tcurrent:   new(big.Int).Sub(p.current, fee),\n\t\t}\n",
+				"\t\treturn balances{available: new(big.Int).Add(p.available, hold), current: p.current}\n"},
 		},
 		pkgs: []string{"./store/sqlite"},
 		run:  "^TestConformance$/^SettleOutcomes$",
