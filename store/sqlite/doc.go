@@ -34,14 +34,16 @@
 // idempotency key and the funds, holds them and takes the next nonce; its
 // signature is computed on another goroutine (one per GOMAXPROCS) while
 // the batch's other writes run. Once all have run, the batch's
-// transactions, first attempts, idempotency keys and events are inserted
-// together, a chunk of rows per statement, and the batch commits. If a
-// signature or one of those inserts fails, the whole batch is rolled back
-// and run again with each Submit signing in turn, so the failure stays
-// with its own Submit and the nonces after it move down: nonces stay
-// gap-free. SignFunc may therefore be called more than once for a
-// transfer, and from a goroutine other than the caller's; the store keeps
-// the last signature. A reservation (a Submit with a nil SignFunc) has
+// transactions, first attempts, idempotency keys and events, with the
+// outbox events of its other writes, are inserted together, a chunk of
+// rows per statement, and the batch commits. If a signature fails, the
+// whole batch is rolled back and run again without that Submit, which
+// gets the error, and the nonces after it move down: nonces stay
+// gap-free. If one of those inserts fails, which no valid write causes,
+// the batch runs again with each Submit signing in turn, so that the
+// failure stays with its own write. SignFunc may therefore be called
+// more than once for a transfer, and from a goroutine other than the
+// caller's; the store keeps the last signature. A reservation (a Submit with a nil SignFunc) has
 // nothing to sign, and its rows are inserted with the batch's others. A
 // Submit that reuses the idempotency key of another Submit in its batch
 // waits for the next batch, where it sees that Submit's outcome.
