@@ -20,18 +20,7 @@ import (
 // the quote not known, and works like any other afterwards.
 func TestMigrateAttempts(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v1.db")
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := apply(ctx, db, ms[:1]); err != nil {
-		t.Fatal(err)
-	}
+	db, path, _ := atVersion(t, 1)
 	created := time.Unix(1_700_000_000, 0)
 	amount := func(n int64) []byte { b, _ := encodeAmount(big.NewInt(n)); return b }
 	if _, err := db.ExecContext(ctx, `INSERT INTO accounts (id, available, current, created_at, updated_at)
@@ -133,18 +122,7 @@ func sameAttempt(a, b consolidate.Attempt) bool {
 // while one on the regular schedule keeps its next check.
 func TestMigrateParked(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v2.db")
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := apply(ctx, db, ms[:2]); err != nil {
-		t.Fatal(err)
-	}
+	db, path, _ := atVersion(t, 2)
 	created := time.Unix(1_700_000_000, 0)
 	next := created.Add(time.Hour)
 	amount := func(n int64) []byte { b, _ := encodeAmount(big.NewInt(n)); return b }
@@ -195,19 +173,7 @@ func TestMigrateParked(t *testing.T) {
 // be stored and signed afterwards.
 func TestMigrateReservations(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v4.db")
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := apply(ctx, db, ms[:4]); err != nil {
-		t.Fatal(err)
-	}
-	seedVersion4(t, db)
+	db, path, ms := seededVersion4(t)
 	created, hash := v4Created, hashBytes
 	sender, recipient := v4Sender.Bytes(), v4Recipient.Bytes()
 	before := schemaDump(t, db)
@@ -229,19 +195,7 @@ func TestMigrateReservations(t *testing.T) {
 	// upgrade is recorded.
 	before["schema transactions"] = strings.NewReplacer("hash BLOB 1 ", "hash BLOB 0 ", "raw BLOB 1 ", "raw BLOB 0 ").
 		Replace(before["schema transactions"])
-	for name, want := range before {
-		if name == "table transactions" || name == "rows schema_version" {
-			continue
-		}
-		if got := after[name]; got != want {
-			t.Errorf("%s after the upgrade:\n%s\nwant:\n%s", name, got, want)
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; !ok {
-			t.Errorf("%s appeared in the upgrade: %s", name, after[name])
-		}
-	}
+	sameExcept(t, before, after, "table transactions", "rows schema_version")
 	for _, q := range []string{`PRAGMA integrity_check`, `PRAGMA foreign_key_check`} {
 		if got := dumpRows(t, s.r.DB, q); got != "[ok]\n" && got != "" {
 			t.Errorf("%s: %s", q, got)
@@ -328,19 +282,7 @@ func TestMigrateReservations(t *testing.T) {
 // transactions. Foreign keys are on again afterwards.
 func TestMigrateTransactionsHash(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v6.db")
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := apply(ctx, db, ms[:4]); err != nil {
-		t.Fatal(err)
-	}
-	seedVersion4(t, db)
+	db, path, ms := seededVersion4(t)
 	if err := apply(ctx, db, ms[:6]); err != nil {
 		t.Fatal(err)
 	}
@@ -364,20 +306,7 @@ func TestMigrateTransactionsHash(t *testing.T) {
 	}
 	// What changes: the CREATE statement, the index on hash, and the
 	// upgrade is recorded.
-	for name, want := range before {
-		switch name {
-		case "table transactions", "indexes transactions", "index sqlite_autoindex_transactions_2", "rows schema_version":
-			continue
-		}
-		if got := after[name]; got != want {
-			t.Errorf("%s after the upgrade:\n%s\nwant:\n%s", name, got, want)
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; !ok {
-			t.Errorf("%s appeared in the upgrade: %s", name, after[name])
-		}
-	}
+	sameExcept(t, before, after, "table transactions", "indexes transactions", "index sqlite_autoindex_transactions_2", "rows schema_version")
 	if uniques != "[sender,nonce]\n" {
 		t.Errorf("UNIQUE indexes of transactions after the upgrade:\n%swant (sender, nonce) alone", uniques)
 	}
@@ -435,19 +364,7 @@ func TestMigrateTransactionsHash(t *testing.T) {
 // at nothing fails, and nothing of it is applied.
 func TestMigrationsCheckForeignKeys(t *testing.T) {
 	ctx := t.Context()
-	db, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "fk.db"), Options{BusyTimeout: time.Second}, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := apply(ctx, db, ms[:4]); err != nil {
-		t.Fatal(err)
-	}
-	seedVersion4(t, db)
+	db, _, ms := seededVersion4(t)
 	last := ms[len(ms)-1].Version
 	broken := append(slices.Clone(ms), migration{Version: last + 1, Name: "broken.sql", SQL: `DELETE FROM accounts WHERE id = 1`})
 	if err := apply(ctx, db, broken); err == nil || !strings.Contains(err.Error(), "missing row of accounts") {
@@ -460,6 +377,56 @@ func TestMigrationsCheckForeignKeys(t *testing.T) {
 	var fks int
 	if err := db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fks); err != nil || fks != 1 {
 		t.Errorf("foreign keys after a failed migration: %d, %v; want on", fks, err)
+	}
+}
+
+// seededVersion4 creates a database file at schema version 4 filled by
+// seedVersion4, and returns it open (closed when the test ends, if the
+// test has not), its path and the migrations.
+func seededVersion4(t *testing.T) (*sql.DB, string, []migration) {
+	t.Helper()
+	db, path, ms := atVersion(t, 4)
+	seedVersion4(t, db)
+	return db, path, ms
+}
+
+// atVersion creates a database file with the first n migrations applied,
+// and returns it open (closed when the test ends, if the test has not),
+// its path and all the migrations.
+func atVersion(t *testing.T, n int) (*sql.DB, string, []migration) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", n))
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, Options{BusyTimeout: time.Second}, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := apply(t.Context(), db, ms[:n]); err != nil {
+		t.Fatal(err)
+	}
+	return db, path, ms
+}
+
+// sameExcept reports each part of a schemaDump that an upgrade changed,
+// added or removed, other than those named in changed.
+func sameExcept(t *testing.T, before, after map[string]string, changed ...string) {
+	t.Helper()
+	for name, want := range before {
+		if slices.Contains(changed, name) {
+			continue
+		}
+		if got, ok := after[name]; !ok || got != want {
+			t.Errorf("%s after the upgrade:\n%s\nwant:\n%s", name, got, want)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s appeared in the upgrade: %s", name, after[name])
+		}
 	}
 }
 
