@@ -464,13 +464,12 @@ func (t *wtx) finish() (err error) {
 		return err
 	}
 	if len(t.submitted) > 0 {
+		// Their outbox rows join the batch's others.
 		if err := insertSubmitted(ctx, t, t.submitted); err != nil {
 			return err
 		}
 	}
-	return insertRows(ctx, t, sqlInsertEventHead, sqlEventRow, len(t.events), func(args []any, i int) []any {
-		return t.events[i].args(args)
-	})
+	return insertEvents(ctx, t, t.events)
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {

@@ -12,7 +12,6 @@ import (
 const (
 	sqlInsertEventHead = `INSERT INTO events (type, transaction_id, account_id, status, created_at) VALUES `
 	sqlEventRow        = `(?, ?, ?, ?, ?)`
-	sqlInsertEvent     = sqlInsertEventHead + sqlEventRow
 	// Reads the partial index events_unsent: sent events cost nothing.
 	sqlSelectEvents = `SELECT id, type, transaction_id, account_id, status, created_at
 		FROM events WHERE sent_at IS NULL ORDER BY id LIMIT ?`
@@ -28,13 +27,23 @@ const markBatch = 500
 // the row waits for the end of the batch, where the rows of all its writes
 // go in together (wtx.finish); a write that fails takes its row back.
 func insertEvent(ctx context.Context, tx *wtx, typ string, txID, accountID int64, status consolidate.Status, at time.Time) error {
-	e := eventRow{typ: typ, txID: txID, accountID: accountID, status: status, at: unixNano(at)}
-	if tx.deferring {
-		tx.events = append(tx.events, e)
+	return tx.outbox(ctx, eventRow{typ: typ, txID: txID, accountID: accountID, status: status, at: unixNano(at)})
+}
+
+// outbox writes outbox rows, or in a batch keeps them for its end.
+func (t *wtx) outbox(ctx context.Context, es ...eventRow) error {
+	if t.deferring {
+		t.events = append(t.events, es...)
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, sqlInsertEvent, e.args(nil)...)
-	return err
+	return insertEvents(ctx, t, es)
+}
+
+// insertEvents writes outbox rows, a chunk of rows per statement.
+func insertEvents(ctx context.Context, tx *wtx, es []eventRow) error {
+	return insertRows(ctx, tx, sqlInsertEventHead, sqlEventRow, len(es), func(args []any, i int) []any {
+		return es[i].args(args)
+	})
 }
 
 // An eventRow is an outbox row as sqlEventRow takes it.

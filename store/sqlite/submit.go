@@ -298,11 +298,11 @@ func insertSubmitted(ctx context.Context, tx *wtx, pss []*pendingSubmit) error {
 	if err != nil {
 		return err
 	}
-	err = insertRows(ctx, tx, sqlInsertEventHead, sqlEventRow, len(ts), func(args []any, i int) []any {
-		e := eventRow{typ: consolidate.EventSubmitted, txID: ts[i].ID, accountID: ts[i].AccountID, status: ts[i].Status, at: unixNano(ts[i].CreatedAt)}
-		return e.args(args)
-	})
-	if err != nil {
+	es := make([]eventRow, len(ts))
+	for i, t := range ts {
+		es[i] = eventRow{typ: consolidate.EventSubmitted, txID: t.ID, accountID: t.AccountID, status: t.Status, at: unixNano(t.CreatedAt)}
+	}
+	if err := tx.outbox(ctx, es...); err != nil {
 		return err
 	}
 	for i, ps := range pss {
