@@ -63,19 +63,7 @@ func TestGroupCommitIsolation(t *testing.T) {
 	if !errors.Is(errs[1], errBoom) {
 		t.Errorf("write 1: err = %v, want %v", errs[1], errBoom)
 	}
-	var refs []string
-	rows, err := s.r.QueryContext(ctx, `SELECT reference FROM credits ORDER BY reference`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			t.Fatal(err)
-		}
-		refs = append(refs, r)
-	}
+	refs := queryStrings(t, s.r.DB, `SELECT reference FROM credits ORDER BY reference`)
 	if got := fmt.Sprint(refs); got != "[ok-1 ok-2 ok-3]" {
 		t.Errorf("stored credits %s, want [ok-1 ok-2 ok-3]", got)
 	}
@@ -201,19 +189,7 @@ func TestGroupCommitEventsOfFailedWrites(t *testing.T) {
 		time.Sleep(2 * time.Millisecond) // queue in order
 	}
 	wg.Wait()
-	var types []string
-	rows, err := s.r.QueryContext(ctx, `SELECT type FROM events WHERE transaction_id = ? ORDER BY id`, tx.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var typ string
-		if err := rows.Scan(&typ); err != nil {
-			t.Fatal(err)
-		}
-		types = append(types, typ)
-	}
+	types := queryStrings(t, s.r.DB, `SELECT type FROM events WHERE transaction_id = ? ORDER BY id`, tx.ID)
 	want := fmt.Sprint([]string{consolidate.EventSubmitted, "kept-1", "kept-2", "kept-3"})
 	if got := fmt.Sprint(types); got != want {
 		t.Errorf("events %s, want %s", got, want)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/go-consolidate/consolidate"
@@ -21,4 +22,26 @@ func openWithAccount(tb testing.TB, path string, opts *Options) (*Store, consoli
 		tb.Fatal(err)
 	}
 	return s, a
+}
+
+// queryStrings returns the one text column of a query's rows, in order.
+func queryStrings(tb testing.TB, db *sql.DB, query string, args ...any) []string {
+	tb.Helper()
+	rows, err := db.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
 }
