@@ -15,6 +15,12 @@
 // The database stays consistent across crashes at any point: a transaction
 // is applied whole or not at all.
 //
+// The driver syncs with fsync(2). SQLite's own Linux builds use
+// fdatasync(2), which skips the timestamps and can take less time on some
+// disks with the same durability; an application may switch to it with
+// modernc.org/sqlite's Fdatasync, which applies to the whole process. The
+// store leaves that choice to the application.
+//
 // # Group commit
 //
 // One goroutine owns the write connection. Writes that arrive while it is
