@@ -112,8 +112,11 @@ func TestSettledLaterNonceWakesAParkedTransfer(t *testing.T) {
 	if later.Nonce <= parked.Nonce {
 		t.Fatalf("later transfer has nonce %d, parked one %d", later.Nonce, parked.Nonce)
 	}
-	e.runWorker()
+	// Mine the later transfer before any worker looks at it: with two
+	// checks 5 ms apart, a worker that found it unmined twice would park it
+	// too, and this test wakes parked transfers only through it.
 	e.sim.Commit()
+	e.runWorker()
 	if got := e.waitFinal(later.ID, 10*time.Second); got.Status != consolidate.StatusSuccessful {
 		t.Fatalf("later transfer settled %s, want SUCCESSFUL", got.Status)
 	}
