@@ -27,14 +27,20 @@ func openWithAccount(tb testing.TB, path string, opts *Options) (*Store, consoli
 // queryStrings returns the one text column of a query's rows, in order.
 func queryStrings(tb testing.TB, db *sql.DB, query string, args ...any) []string {
 	tb.Helper()
+	return queryColumn[string](tb, db, query, args...)
+}
+
+// queryColumn returns the one column of a query's rows, in order.
+func queryColumn[T any](tb testing.TB, db *sql.DB, query string, args ...any) []T {
+	tb.Helper()
 	rows, err := db.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var v string
+		var v T
 		if err := rows.Scan(&v); err != nil {
 			tb.Fatal(err)
 		}

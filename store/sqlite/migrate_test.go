@@ -77,21 +77,7 @@ func TestMigrateAttempts(t *testing.T) {
 	if err := s.AddAttempt(ctx, 2, consolidate.Attempt{SignedTx: consolidate.SignedTx{Hash: old[0].hash, Raw: old[0].raw}}); err == nil {
 		t.Error("AddAttempt accepted another transaction's backfilled hash")
 	}
-	var seqs []int64
-	rows, err := s.r.QueryContext(ctx, `SELECT seq FROM attempts WHERE transaction_id = 2 ORDER BY seq`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		seqs = append(seqs, n)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	seqs := queryColumn[int64](t, s.r.DB, `SELECT seq FROM attempts WHERE transaction_id = 2 ORDER BY seq`)
 	if !slices.Equal(seqs, []int64{1, 2}) {
 		t.Errorf("seqs = %v, want [1 2]", seqs)
 	}
