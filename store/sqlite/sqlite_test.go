@@ -210,11 +210,24 @@ func BenchmarkStoreSubmit(b *testing.B) {
 // code: no queueing, no checks, no signing. One op is one submit's rows.
 // Compare BenchmarkSubmitParallel/MaxBatch=256, which writes the same
 // rows for 64 concurrent callers.
-func BenchmarkRawSubmitRows(b *testing.B) {
-	const (
-		accounts = 64
-		batch    = 64
-	)
+func BenchmarkRawSubmitRows(b *testing.B) { benchRawRows(b, 64, false) }
+
+// BenchmarkRawTransferRows is the ceiling for a transfer's whole life in
+// the store on this file, as examples/loadtest drives it with its default
+// 1000 accounts: each op writes one submit's rows, as
+// BenchmarkRawSubmitRows does, and settles the transfer submitted one
+// transaction earlier the way Settle does (it reads the transaction with
+// its account's balances, writes the balances, marks the transaction
+// final and adds its outbox event). 64 ops, so 64 submits and 64 settles,
+// go to a transaction: more than the load test's batches hold, so that
+// this bounds its rate from above.
+func BenchmarkRawTransferRows(b *testing.B) { benchRawRows(b, 1000, true) }
+
+// benchRawRows writes the rows of one submit per op, for accounts accounts
+// in turn, 64 ops to a transaction; with settle set, each op also settles
+// the transfer submitted 64 ops before it.
+func benchRawRows(b *testing.B, accounts int, settle bool) {
+	const batch = 64
 	path := filepath.Join(b.TempDir(), "rows.db")
 	s, err := sqlite.Open(path, nil)
 	if err != nil {
@@ -245,7 +258,7 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 	}
 	sender, recipient := common.HexToAddress("0x01").Bytes(), common.HexToAddress("0x02").Bytes()
 	amount, fee, balance := word(1000), word(10), word(1<<62)
-	tip, feeCap := word(1e9), word(30e9)
+	tip, feeCap, feeChain := word(1e9), word(30e9), word(21_000_000_000_000)
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := func(n int) []byte {
 		p := make([]byte, n)
@@ -255,6 +268,7 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 		return p
 	}
 	raw := random(114) // a signed EIP-1559 ether transfer's size
+	blockHash := random(32)
 	stmts := []string{
 		`UPDATE accounts SET available = ?, current = ?, updated_at = ? WHERE id = ?`,
 		`INSERT INTO nonces (sender, next) VALUES (?, 1)
@@ -264,7 +278,15 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 			VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, 'PENDING', 1, NULL, ?, ?, ?)`,
 		`INSERT INTO attempts (transaction_id, seq, hash, raw, gas_limit, gas_tip_cap, gas_fee_cap, cancel, created_at)
 			VALUES (?, 1, ?, ?, 21000, ?, ?, 0, ?)`,
-		`INSERT INTO events (type, transaction_id, account_id, status, created_at) VALUES ('` + consolidate.EventSubmitted + `', ?, ?, 'PENDING', ?)`,
+		`INSERT INTO events (type, transaction_id, account_id, status, created_at) VALUES (?, ?, ?, ?, ?)`,
+		`SELECT t.id, t.account_id, t.sender, t.recipient, t.token, t.amount, t.fee_total, t.fee_blockchain,
+			t.nonce, t.hash, t.raw, t.status, t.version, t.idempotency_key, t.block_number, t.block_hash,
+			t.checks, t.next_check_at, t.created_at, t.updated_at, a.available, a.current
+			FROM transactions t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?`,
+		`UPDATE transactions SET status = 'SUCCESSFUL', version = version + 1,
+			hash = coalesce(?, hash), raw = coalesce(?, raw),
+			fee_blockchain = ?, block_number = ?, block_hash = ?, next_check_at = NULL, updated_at = ?
+			WHERE id = ? AND status = 'PENDING'`,
 	}
 	var st []*sql.Stmt
 	prepare := func(tx *sql.Tx) {
@@ -276,6 +298,13 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 			}
 			st = append(st, p)
 		}
+	}
+	// submitted holds the last batch's transactions, by op number.
+	var submitted [batch]int64
+	var row [22]any
+	dest := make([]any, len(row))
+	for i := range row {
+		dest[i] = &row[i]
 	}
 	inTransactions(b, db, batch, prepare, func(tx *sql.Tx, n int) {
 		now := time.Now().UnixNano()
@@ -293,9 +322,25 @@ func BenchmarkRawSubmitRows(b *testing.B) {
 			b.Fatal(err)
 		}
 		_, err4 := st[3].Exec(id, hash, raw, tip, feeCap, now)
-		_, err5 := st[4].Exec(id, acct, now)
+		_, err5 := st[4].Exec(consolidate.EventSubmitted, id, acct, "PENDING", now)
 		if err := errors.Join(err4, err5); err != nil {
 			b.Fatal(err)
 		}
+		if prev := submitted[n%batch]; settle && prev != 0 {
+			if err := st[5].QueryRow(prev).Scan(dest...); err != nil {
+				b.Fatal(err)
+			}
+			owner := row[1]
+			_, err1 := st[0].Exec(balance, balance, now, owner)
+			res, err2 := st[6].Exec(nil, nil, feeChain, 1, blockHash, now, prev)
+			_, err3 := st[4].Exec(consolidate.EventSuccessful, prev, owner, "SUCCESSFUL", now)
+			if err := errors.Join(err1, err2, err3); err != nil {
+				b.Fatal(err)
+			}
+			if k, err := res.RowsAffected(); err != nil || k != 1 {
+				b.Fatalf("settled %d rows (%v), want 1", k, err)
+			}
+		}
+		submitted[n%batch] = id
 	})
 }
