@@ -84,8 +84,10 @@ type Config struct {
 	// Defaults to 4.
 	Workers int
 	// ReconcileBatch is the most tasks one worker claims and reconciles
-	// together: one Chain.Statuses call for every attempt of every task in
-	// the batch, at most one Chain.FinalizedNonce call, and settlements
+	// together: one read of the batch's transactions and attempts from a
+	// store that is a BatchReader, one Chain.Statuses call for every
+	// attempt of every task in the batch, at most one
+	// Chain.FinalizedNonce call, and settlements
 	// applied concurrently, so that a store with group commit writes them
 	// in one commit. Each task is still acked, retried or dead-lettered on
 	// its own; a chain error retries every task of the batch. 1 reconciles

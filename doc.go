@@ -92,9 +92,11 @@
 // # Reconciling
 //
 // Run claims reconcile tasks, up to Config.ReconcileBatch (64 by default) at
-// a time per worker, and checks each claim in one pass: one Chain.Statuses
-// call for all their attempts, settlements applied concurrently so that the
-// store commits them together, then each task acked or retried on its own.
+// a time per worker, and checks each claim in one pass: one read of all
+// their transactions and attempts when the store is a BatchReader (both
+// bundled stores are), one Chain.Statuses call for all their attempts,
+// settlements applied concurrently so that the store commits them
+// together, then each task acked or retried on its own.
 // A transaction that is not final yet is checked again after
 // min(Base·2^n, Max) (100 s doubling to 1600 s by default). After
 // Backoff.Checks checks (32 by default) its task goes to the dead letters

@@ -83,7 +83,7 @@ func (s *Service) reconcile(ctx context.Context, ids []int64) []check {
 	// every other check of the pass clears what an earlier one found.
 	var suspects []int
 	defer func() { s.clearSuspects(cs, suspects) }()
-	parallel(len(ids), func(i int) { s.load(ctx, &cs[i], ids[i]) })
+	s.loadAll(ctx, cs, ids)
 	open := undecided(cs, allChecks(cs))
 	s.statuses(ctx, cs, open)
 	s.decide(ctx, cs, open)
@@ -175,6 +175,42 @@ func (s *Service) groupByWallet(cs []check, idx []int) []walletChecks {
 	return groups
 }
 
+// loadAll reads the checks' transactions and attempts: in one call for
+// the whole batch when the store is a BatchReader, else one transfer at a
+// time, concurrently.
+func (s *Service) loadAll(ctx context.Context, cs []check, ids []int64) {
+	br, ok := s.store.(BatchReader)
+	if !ok || len(ids) == 1 {
+		parallel(len(ids), func(i int) { s.load(ctx, &cs[i], ids[i]) })
+		return
+	}
+	read, err := br.TransactionsWithAttempts(ctx, ids)
+	if err == nil && len(read) != len(ids) {
+		err = fmt.Errorf("consolidate: store read %d transactions for %d ids", len(read), len(ids))
+	}
+	if err != nil {
+		for i := range cs {
+			cs[i].fail(err)
+		}
+		return
+	}
+	// Signing a reservation adds its first attempt, read again after.
+	var reservations []int
+	for i := range cs {
+		c, r := &cs[i], &read[i]
+		c.tx = r.Transaction
+		switch {
+		case r.Err != nil || c.tx.Status.Final():
+			c.fail(r.Err)
+		case reserved(c.tx):
+			reservations = append(reservations, i)
+		default:
+			c.setAttempts(r.Attempts, nil)
+		}
+	}
+	parallel(len(reservations), func(k int) { s.signAndRead(ctx, &cs[reservations[k]]) })
+}
+
 // load reads a transaction and its attempts. A final transaction needs
 // nothing more.
 func (s *Service) load(ctx context.Context, c *check, id int64) {
@@ -185,10 +221,17 @@ func (s *Service) load(ctx context.Context, c *check, id int64) {
 		return
 	}
 	if reserved(tx) {
-		if err := s.signLater(ctx, c); err != nil {
-			c.fail(err)
-			return
-		}
+		s.signAndRead(ctx, c)
+		return
+	}
+	s.readAttempts(ctx, c)
+}
+
+// signAndRead signs a reserved transfer and reads its attempts.
+func (s *Service) signAndRead(ctx context.Context, c *check) {
+	if err := s.signLater(ctx, c); err != nil {
+		c.fail(err)
+		return
 	}
 	s.readAttempts(ctx, c)
 }
@@ -197,6 +240,12 @@ func (s *Service) load(ctx context.Context, c *check, id int64) {
 // statuses of those read before.
 func (s *Service) readAttempts(ctx context.Context, c *check) {
 	as, err := s.store.Attempts(ctx, c.tx.ID)
+	c.setAttempts(as, err)
+}
+
+// setAttempts gives a check the attempts read for it, forgetting any
+// statuses of those read before.
+func (c *check) setAttempts(as []Attempt, err error) {
 	switch {
 	case err != nil:
 		c.fail(err)

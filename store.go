@@ -179,3 +179,25 @@ type Attempt struct {
 // pure computation: no I/O. Signing that may do I/O reserves first (a nil
 // SignFunc) and records the signature with AddAttempt.
 type SignFunc func(nonce uint64) (SignedTx, error)
+
+// BatchReader is a Store that reads many transactions with their attempts
+// at once. A reconcile pass reads its whole batch through it, in two
+// queries where Transaction and Attempts would take two per transfer; a
+// Store without it is read one transfer at a time.
+type BatchReader interface {
+	// TransactionsWithAttempts returns, for each of ids in order, the
+	// transaction and its attempts as Attempts lists them. An id the
+	// store does not hold gets an entry whose Err wraps ErrNotFound, and
+	// any other failure fails the call. Each transaction's attempts are
+	// read no earlier than the transaction, as Transaction then Attempts
+	// would read them, so an attempt recorded before the transaction was
+	// read is among them.
+	TransactionsWithAttempts(ctx context.Context, ids []int64) ([]TransactionWithAttempts, error)
+}
+
+// TransactionWithAttempts is one entry of BatchReader's answer.
+type TransactionWithAttempts struct {
+	Transaction Transaction
+	Attempts    []Attempt
+	Err         error // wraps ErrNotFound for an id the store does not hold
+}

@@ -55,7 +55,8 @@ var mutants = []mutant{
 		name: "reservation-never-signed",
 		desc: "a reconcile leaves a transfer whose Submit did not get its signature reserved for good",
 		edits: []edit{
-			{"\tif reserved(tx) {\n\t\tif err := s.signLater(ctx, c); err != nil {", "\tif false {\n\t\tif err := s.signLater(ctx, c); err != nil {"},
+			{"\tif reserved(tx) {\n\t\ts.signAndRead(ctx, c)", "\tif false {\n\t\ts.signAndRead(ctx, c)"},
+			{"\t\tcase reserved(c.tx):\n", "\t\tcase false:\n"},
 		},
 		pkgs: []string{"./chain"},
 		run:  "^TestServiceSignerOutage$",

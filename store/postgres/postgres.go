@@ -16,7 +16,10 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-var _ consolidate.Store = (*Store)(nil)
+var (
+	_ consolidate.Store       = (*Store)(nil)
+	_ consolidate.BatchReader = (*Store)(nil)
+)
 
 // Options configures a Store. The zero value is ready to use.
 type Options struct {

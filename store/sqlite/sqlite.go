@@ -18,7 +18,10 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-var _ consolidate.Store = (*Store)(nil)
+var (
+	_ consolidate.Store       = (*Store)(nil)
+	_ consolidate.BatchReader = (*Store)(nil)
+)
 
 // Memory is the path that opens a private in-memory database; see Open.
 const Memory = ":memory:"

@@ -26,7 +26,10 @@ func TestConformanceTwoStores(t *testing.T) {
 	})
 }
 
-var _ consolidate.Store = (*twoStores)(nil)
+var (
+	_ consolidate.Store       = (*twoStores)(nil)
+	_ consolidate.BatchReader = (*twoStores)(nil)
+)
 
 type twoStores struct {
 	s [2]*sqlite.Store
@@ -52,6 +55,9 @@ func (m *twoStores) AddAttempt(ctx context.Context, id int64, a consolidate.Atte
 }
 func (m *twoStores) Attempts(ctx context.Context, id int64) ([]consolidate.Attempt, error) {
 	return m.next().Attempts(ctx, id)
+}
+func (m *twoStores) TransactionsWithAttempts(ctx context.Context, ids []int64) ([]consolidate.TransactionWithAttempts, error) {
+	return m.next().TransactionsWithAttempts(ctx, ids)
 }
 func (m *twoStores) Note(ctx context.Context, id int64, typ string, at time.Time) error {
 	return m.next().Note(ctx, id, typ, at)

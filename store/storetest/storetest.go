@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) consolidate.Store) {
 		{"AddAttemptForeignHash", testAddAttemptForeignHash},
 		{"AddAttemptInvalid", testAddAttemptInvalid},
 		{"AddAttemptConcurrent", testAddAttemptConcurrent},
+		{"BatchRead", testBatchRead},
 		{"LargeAmounts", testLargeAmounts},
 		{"SettleOutcomes", testSettleOutcomes},
 		{"SettleTwice", testSettleTwice},
