@@ -374,3 +374,68 @@ func TestNegativeReconcileBatchIsRejected(t *testing.T) {
 		t.Fatal("New accepted a negative ReconcileBatch")
 	}
 }
+
+// remoteChain signs as a remote signer would, failing while down is set:
+// a Submit then reserves its transfer, and a reconcile signs it later.
+type remoteChain struct {
+	consolidate.Chain
+	down atomic.Bool
+}
+
+func (c *remoteChain) SignsOffline() bool { return false }
+
+func (c *remoteChain) Sign(ctx context.Context, nonce uint64, t consolidate.Transfer, q consolidate.Quote) (consolidate.SignedTx, error) {
+	if c.down.Load() {
+		return consolidate.SignedTx{}, errors.New("signer unreachable")
+	}
+	return c.Chain.Sign(ctx, nonce, t, q)
+}
+
+// Transfers reserved while the signer was down are signed by the pass
+// that reads them together, sent, and settled by the next.
+func TestBatchSignsReservations(t *testing.T) {
+	t.Parallel()
+	rc := &remoteChain{}
+	rc.down.Store(true)
+	e := newEnv(t, &envOptions{
+		cfg: consolidate.Config{Backoff: consolidate.Backoff{Base: time.Millisecond, Max: time.Millisecond}},
+		wrapChain: func(c consolidate.Chain) consolidate.Chain {
+			rc.Chain = c
+			return rc
+		},
+	})
+	acct := e.funded(wei(1e18))
+	const n = 3
+	var ids []int64
+	for range n {
+		tx := e.submit(acct.ID, alice, wei(1e15))
+		if tx.Hash != (common.Hash{}) {
+			t.Fatalf("transaction %d signed while the signer is down", tx.ID)
+		}
+		ids = append(ids, tx.ID)
+	}
+	rc.down.Store(false)
+	e.pass(n)
+	for _, id := range ids {
+		if tx := e.stored(id); tx.Status != consolidate.StatusPending || tx.Hash == (common.Hash{}) {
+			t.Fatalf("after the pass transaction %d is %s with hash %s, want PENDING and signed", id, tx.Status, tx.Hash)
+		}
+	}
+	for round, final := 0, 0; final < n; round++ {
+		if round == 50 {
+			t.Fatalf("%d of %d transfers final after %d blocks", final, n, round)
+		}
+		e.sim.Commit()
+		time.Sleep(2 * time.Millisecond) // past the retry delay
+		e.svc.Pass(t.Context())
+		final = 0
+		for _, id := range ids {
+			if e.stored(id).Status == consolidate.StatusSuccessful {
+				final++
+			}
+		}
+	}
+	left := sub(wei(1e18), new(big.Int).Mul(sum(wei(1e15), fee), big.NewInt(n)))
+	e.balances(acct.ID, left, left)
+	e.invariants(acct.ID)
+}

@@ -58,8 +58,8 @@ var mutants = []mutant{
 			{"\tif reserved(tx) {\n\t\ts.signAndRead(ctx, c)", "\tif false {\n\t\ts.signAndRead(ctx, c)"},
 			{"\t\tcase reserved(c.tx):\n", "\t\tcase false:\n"},
 		},
-		pkgs: []string{"./chain"},
-		run:  "^TestServiceSignerOutage$",
+		pkgs: []string{".", "./chain"},
+		run:  "^(TestServiceSignerOutage|TestBatchSignsReservations)$",
 	},
 	{
 		name: "stuck-wallet-kept-in-rotation",
