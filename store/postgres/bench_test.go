@@ -21,6 +21,7 @@ import (
 	"github.com/go-consolidate/consolidate/store/postgres"
 	"github.com/go-consolidate/consolidate/store/postgres/pgtest"
 	"github.com/go-consolidate/consolidate/store/sqlite"
+	"github.com/go-consolidate/consolidate/store/storetest"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -70,6 +71,18 @@ func BenchmarkSubmitParallel(b *testing.B) {
 	b.Run("baseline=insert-commit", func(b *testing.B) {
 		benchRawCommit(b, srv.CreateDatabase(b))
 	})
+}
+
+// BenchmarkBatchRead reads a reconcile pass's 64 transfers one by one and
+// in one batch, over loopback; see storetest.BenchBatchRead.
+func BenchmarkBatchRead(b *testing.B) {
+	srv := pgtest.Start(b, nil)
+	s, err := postgres.Open(b.Context(), srv.CreateDatabase(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.BenchBatchRead(b, s)
 }
 
 // benchSubmit measures Service.Submit on store from

@@ -344,3 +344,14 @@ func benchRawRows(b *testing.B, accounts int, settle bool) {
 		submitted[n%batch] = id
 	})
 }
+
+// BenchmarkBatchRead reads a reconcile pass's 64 transfers one by one and
+// in one batch; see storetest.BenchBatchRead.
+func BenchmarkBatchRead(b *testing.B) {
+	s, err := sqlite.Open(filepath.Join(b.TempDir(), "read.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.BenchBatchRead(b, s)
+}

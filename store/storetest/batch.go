@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,4 +86,49 @@ func testBatchRead(t *testing.T, s consolidate.Store) {
 		t.Errorf("TransactionsWithAttempts(no ids) = %d entries, %v; want none", len(got), err)
 	}
 	CheckInvariants(t, s, a.ID)
+}
+
+// BenchBatchRead measures what a reconcile pass of 64 tasks reads first:
+// 64 transactions with their attempts. With by=transfer each is read with
+// Transaction then Attempts, all 64 concurrently, as a Service reads from
+// a store that is not a BatchReader; with by=batch one
+// TransactionsWithAttempts call reads them (skipped when s is not a
+// BatchReader). One op reads the 64.
+func BenchBatchRead(b *testing.B, s consolidate.Store) {
+	const n = 64
+	a := fund(b, s, n*hold)
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = mustSubmit(b, s, transfer(a.ID)).ID
+	}
+	b.Run("by=transfer", func(b *testing.B) {
+		errs := make([]error, n)
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Go(func() {
+					_, err := s.Transaction(b.Context(), id)
+					if err == nil {
+						_, err = s.Attempts(b.Context(), id)
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("by=batch", func(b *testing.B) {
+		br, ok := s.(consolidate.BatchReader)
+		if !ok {
+			b.Skip("the store does not read in batches")
+		}
+		for b.Loop() {
+			if _, err := br.TransactionsWithAttempts(b.Context(), ids); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

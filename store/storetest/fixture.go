@@ -117,7 +117,7 @@ func add(xs ...*big.Int) *big.Int {
 func sub(x, y *big.Int) *big.Int { return new(big.Int).Sub(x, y) }
 
 // fund creates an account holding balance.
-func fund(t *testing.T, s consolidate.Store, balance int64) consolidate.Account {
+func fund(t testing.TB, s consolidate.Store, balance int64) consolidate.Account {
 	t.Helper()
 	a, err := s.CreateAccount(t.Context(), consolidate.NewAccount{})
 	if err != nil {
@@ -134,7 +134,7 @@ func fund(t *testing.T, s consolidate.Store, balance int64) consolidate.Account 
 }
 
 // mustSubmit submits p and fails the test unless a transaction is created.
-func mustSubmit(t *testing.T, s consolidate.Store, p consolidate.SubmitParams) consolidate.Transaction {
+func mustSubmit(t testing.TB, s consolidate.Store, p consolidate.SubmitParams) consolidate.Transaction {
 	t.Helper()
 	tx, created, err := s.Submit(t.Context(), p, sign)
 	if err != nil {
