@@ -183,7 +183,9 @@ type SignFunc func(nonce uint64) (SignedTx, error)
 // BatchReader is a Store that reads many transactions with their attempts
 // at once. A reconcile pass reads its whole batch through it, in two
 // queries where Transaction and Attempts would take two per transfer; a
-// Store without it is read one transfer at a time.
+// Store without it is read one transfer at a time. A Store that wraps
+// another (to count or trace its calls) hides this method unless it has
+// it too: embed an interface that includes BatchReader, or forward it.
 type BatchReader interface {
 	// TransactionsWithAttempts returns, for each of ids in order, the
 	// transaction and its attempts as Attempts lists them. An id the

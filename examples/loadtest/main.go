@@ -100,7 +100,7 @@ func run(c config) error {
 			os.RemoveAll(c.tmpDir)
 		}
 	}()
-	store := &countingStore{Store: db}
+	store := &countingStore{ledger: db}
 
 	sim, err := chaintest.New(nil)
 	if err != nil {
@@ -264,7 +264,7 @@ progress:
 // openStore opens the ledger: the PostgreSQL database c.pgDSN if set,
 // else the SQLite file c.dbPath, created in a temporary directory (and
 // named in c.dbPath) if empty.
-func openStore(ctx context.Context, c *config) (consolidate.Store, error) {
+func openStore(ctx context.Context, c *config) (ledger, error) {
 	if c.pgDSN != "" {
 		c.dbPath = "PostgreSQL"
 		s, err := postgres.Open(ctx, c.pgDSN, &postgres.Options{MaxBatch: c.batch})
@@ -288,14 +288,22 @@ func openStore(ctx context.Context, c *config) (consolidate.Store, error) {
 	return s, nil
 }
 
-// countingStore counts successful settles.
-type countingStore struct {
+// ledger is what both stores are: a Store that reads a reconcile pass's
+// transfers in one batch.
+type ledger interface {
 	consolidate.Store
+	consolidate.BatchReader
+}
+
+// countingStore counts successful settles. Its embedded ledger keeps the
+// store's batch reads visible to the Service, as a wrapper must.
+type countingStore struct {
+	ledger
 	settles atomic.Int64
 }
 
 func (s *countingStore) Settle(ctx context.Context, id int64, st consolidate.Settlement) (consolidate.Transaction, error) {
-	t, err := s.Store.Settle(ctx, id, st)
+	t, err := s.ledger.Settle(ctx, id, st)
 	if err == nil {
 		s.settles.Add(1)
 	}
